@@ -1,0 +1,274 @@
+"""Configuration: one typed, validated, immutable object built from YAML and environment variables.
+
+``load_config(path)`` reads the YAML file (optional), applies overrides from
+``WPSGATE_<SECTION>__<KEY>`` environment variables (values in YAML syntax, so
+``WPSGATE_SERVER__PORT=8080`` is an int), and checks every key and type, naming the
+bad key in the error.  The object is passed explicitly; nothing reads it from a
+global.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, get_args, get_origin, get_type_hints
+
+import yaml
+
+ENV_PREFIX = "WPSGATE_"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key."""
+
+
+def _size(value: Any, key: str) -> int:
+    """Bytes from an int or a string like ``3mb``, ``512K``, ``1.5 GiB``."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a size, got {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)(i?b)?\s*", str(value), re.IGNORECASE)
+    if not match:
+        raise ConfigError(f"{key}: {value!r} is not a size (e.g. 3mb, 512kb, 1gb)")
+    factor = 1024 ** " kmgt".index(match.group(2).lower() or " ")
+    return int(float(match.group(1)) * factor)
+
+
+Size = int  # a size in bytes; the loader accepts "3mb"-style strings for fields marked size=True
+
+
+def _size_field(default: int) -> Any:
+    return field(default=default, metadata={"size": True})
+
+
+@dataclass(frozen=True)
+class MetadataConfig:
+    """What GetCapabilities says about the service and its provider."""
+
+    title: str = "wpsgate"
+    abstract: str = "OGC Web Processing Service gateway running processes on a local pool or an HPC scheduler."
+    keywords: tuple[str, ...] = ("WPS", "processing", "HPC")
+    fees: str = "NONE"
+    access_constraints: str = "NONE"
+    provider_name: str = "wpsgate"
+    provider_url: str = ""
+    contact_name: str = ""
+    contact_position: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    contact_address: str = ""
+    contact_city: str = ""
+    contact_country: str = ""
+    contact_role: str = ""
+    languages: tuple[str, ...] = ("en-US",)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The HTTP side: where the gateway listens, its public URL and request limits."""
+
+    bind: str = "127.0.0.1"
+    port: int = 5000
+    url: str = ""
+    workdir: str = ""
+    maxrequestsize: Size = _size_field(3 * 1024 * 1024)
+    maxsingleinputsize: Size = _size_field(3 * 1024 * 1024)
+    allowedinputpaths: tuple[str, ...] = ()
+    allowednetworks: tuple[str, ...] = ()
+    reference_timeout: float = 60.0
+    debug: bool = False
+
+    @property
+    def base_url(self) -> str:
+        """The public URL prefix (no trailing slash) clients use to reach the gateway."""
+        if self.url:
+            return self.url.rstrip("/")
+        host = self.bind if self.bind not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    """How jobs run: the backend, capacity and time limits."""
+
+    mode: str = "local"
+    parallelprocesses: int = 0
+    maxqueue: int = 100
+    sync_wait: float = 30.0
+    spool: str = ""
+    default_timeout: float = 3600.0
+    max_timeout: float = 86400.0
+    default_expire: float = 86400.0
+    max_expire: float = 30 * 86400.0
+    keep_workdir: bool = False
+    cleanup_interval: float = 60.0
+
+    @property
+    def workers(self) -> int:
+        return self.parallelprocesses or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    metadata: MetadataConfig = field(default_factory=MetadataConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    processes: tuple[str, ...] = ()
+
+    @property
+    def workdir(self) -> str:
+        """The folder for the job store, spool and key when they are not configured one by one."""
+        if self.server.workdir:
+            return os.path.abspath(self.server.workdir)
+        state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+        return os.path.join(state, "wpsgate")
+
+    @property
+    def spool(self) -> str:
+        return os.path.abspath(self.processing.spool) if self.processing.spool else os.path.join(self.workdir, "spool")
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or "sqlite:///" + os.path.join(self.workdir, "jobs.sqlite")
+
+
+_MODES = ("local", "drmaa", "slurm")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _convert(value: Any, hint: Any, key: str, is_size: bool = False) -> Any:
+    if is_size:
+        return _size(value, key)
+    origin = get_origin(hint)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        return tuple(_convert(item, get_args(hint)[0], f"{key}[{i}]") for i, item in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected text, got {type(value).__name__}")
+        return "" if value is None else str(value)
+    raise ConfigError(f"{key}: unsupported type")  # pragma: no cover - a programming error
+
+
+def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix or 'configuration'}: expected a mapping, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key (known: {', '.join(sorted(fields))})")
+    values = {}
+    for name, value in data.items():
+        hint = hints[name]
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value or {}, key + ".")
+        else:
+            values[name] = _convert(value, hint, key, fields[name].metadata.get("size", False))
+    return cls(**values)
+
+
+def _check(config: Config) -> Config:
+    if config.processing.mode not in _MODES:
+        raise ConfigError(f"processing.mode: {config.processing.mode!r} is not one of {', '.join(_MODES)}")
+    if not 0 < config.server.port < 65536:
+        raise ConfigError(f"server.port: {config.server.port} is not a TCP port")
+    for key, value in (("processing.parallelprocesses", config.processing.parallelprocesses),
+                       ("processing.maxqueue", config.processing.maxqueue)):
+        if value < 0:
+            raise ConfigError(f"{key}: must not be negative")
+    for key in ("sync_wait", "default_timeout", "max_timeout", "default_expire", "max_expire", "cleanup_interval"):
+        if getattr(config.processing, key) <= 0:
+            raise ConfigError(f"processing.{key}: must be positive")
+    for key in ("maxrequestsize", "maxsingleinputsize"):
+        if getattr(config.server, key) <= 0:
+            raise ConfigError(f"server.{key}: must be positive")
+    if config.logging.level.upper() not in _LEVELS:
+        raise ConfigError(f"logging.level: {config.logging.level!r} is not one of {', '.join(_LEVELS)}")
+    if not config.metadata.languages:
+        raise ConfigError("metadata.languages: at least one language is needed")
+    return config
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{name}: not a YAML value: {exc}") from None
+        target = overrides
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return overrides
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_from_mapping(data: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None,
+                        overrides: Mapping[str, Any] | None = None) -> Config:
+    """Build and validate a Config: ``data`` (as read from YAML), then environment, then ``overrides``."""
+    merged = _merge(dict(data or {}), _env_overrides(os.environ if environ is None else environ))
+    return _check(_build(Config, _merge(merged, overrides or {}), ""))
+
+
+def load_config(path: str | None = None, environ: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read ``path`` (YAML; may be None), apply environment and explicit overrides, validate."""
+    data: Any = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+    return config_from_mapping(data, environ, overrides)

@@ -1,0 +1,260 @@
+"""The job engine: persists jobs, queues them, runs them on a backend and follows them to the end.
+
+It owns the rules that do not depend on where a job runs: persist before
+answering, a bounded FIFO queue, timeouts, dismiss, expiry and recovery after a
+restart.  Database and disk work happen on one I/O thread, never on the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as _dt
+import json
+import logging
+import os
+import pickle
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from ..backends.local import WorkerLost, WorkerPool
+from ..exceptions import ServerBusy
+from ..protocol.documents import ExceptionInfo, JobStatus, render_execute_response
+from .folder import JobFolder, atomic_write
+from .jobfile import JobFileError, sign, verify
+from .runner import JobOutcome, JobSpec
+from .store import JobRecord, JobStore, now
+
+log = logging.getLogger("wpsgate.jobs")
+
+
+class JobManager:
+    def __init__(self, *, store: JobStore, pool: WorkerPool, spool: str, key: bytes, maxqueue: int,
+                 sync_wait: float, cleanup_interval: float = 60.0) -> None:
+        self.store = store
+        self.pool = pool
+        self.spool = spool
+        self.key = key
+        self.maxqueue = maxqueue
+        self.sync_wait = sync_wait
+        self.cleanup_interval = cleanup_interval
+        self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wpsgate-io")
+        self.queue: collections.OrderedDict[str, tuple[JobSpec, float]] = collections.OrderedDict()
+        self.queue_event = asyncio.Event()
+        self.running: dict[str, asyncio.Task] = {}
+        self.dismissing: set[str] = set()
+        self._progress: dict[str, tuple[str, int]] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    # --- life cycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.recover()
+        self._tasks.append(asyncio.create_task(self._dispatch_loop(), name="wpsgate-dispatch"))
+        self._tasks.append(asyncio.create_task(self._cleanup_loop(), name="wpsgate-cleanup"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in list(self.running.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self.running.values(), return_exceptions=True)
+        self.io.shutdown(wait=True)
+
+    def io_call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self.io, lambda: function(*args, **kwargs))
+
+    # --- sync ---------------------------------------------------------------------------------------------
+
+    async def run_sync(self, spec: JobSpec, timeout: float, expire: float) -> JobOutcome:
+        """Run now on an idle worker (waiting up to sync_wait for one) and record the finished job."""
+        try:
+            worker = await self.pool.acquire(self.sync_wait)
+        except asyncio.TimeoutError:
+            raise ServerBusy(f"all {self.pool.size} workers are busy; try again later") from None
+        created = now()
+        try:
+            outcome = await self.pool.run(worker, spec, None, timeout)
+        except WorkerLost as exc:
+            outcome = self._lost(spec, str(exc))
+        await self.io_call(self._record_sync, spec, outcome, created, timeout, expire)
+        return outcome
+
+    def _record_sync(self, spec: JobSpec, outcome: JobOutcome, created: _dt.datetime, timeout: float,
+                     expire: float) -> None:
+        finished = outcome.finished or now()
+        folder = JobFolder(self.spool, spec.uuid)
+        keep = bool(outcome.output_files) or outcome.state == "failed" or (outcome.raw and outcome.raw.path)
+        if not keep:
+            shutil.rmtree(folder.path, ignore_errors=True)
+        self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status=outcome.state, percent=100,
+                          message=outcome.message, created=created, started=outcome.started or created,
+                          finished=finished, expires=finished + _dt.timedelta(seconds=expire),
+                          expire_seconds=expire, timeout=timeout, backend="local", is_async=False,
+                          request=_request_summary(spec), outputs=json.dumps(outcome.output_files))
+
+    # --- async --------------------------------------------------------------------------------------------
+
+    async def submit(self, spec: JobSpec, timeout: float, expire: float) -> None:
+        """Persist the job (folder, signed job file, accepted document, row), then queue it."""
+        if len(self.queue) >= self.maxqueue:
+            raise ServerBusy(f"the job queue is full ({self.maxqueue} jobs waiting); try again later")
+        accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted, waiting in queue"))
+        await self.io_call(self._persist_new, spec, accepted, timeout, expire)
+        self.queue[spec.uuid] = (spec, timeout)
+        self.queue_event.set()
+
+    def _persist_new(self, spec: JobSpec, accepted: bytes, timeout: float, expire: float) -> None:
+        folder = JobFolder(self.spool, spec.uuid).create()
+        payload = pickle.dumps({"spec": spec, "timeout": timeout}, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(folder.job_file, sign(self.key, spec.uuid, payload), durable=True)
+        folder.write_status(accepted, durable=True)
+        self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status="accepted", percent=0,
+                          message="waiting in queue", created=now(), expire_seconds=expire, timeout=timeout,
+                          backend="local", is_async=True, request=_request_summary(spec), outputs="[]")
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            while not self.queue:
+                self.queue_event.clear()
+                await self.queue_event.wait()
+            worker = await self.pool.acquire()
+            if not self.queue:  # dismissed while we waited for a worker
+                self.pool.release(worker)
+                continue
+            uuid, (spec, timeout) = self.queue.popitem(last=False)
+            self.running[uuid] = asyncio.create_task(self._run_async(worker, spec, timeout))
+
+    async def _run_async(self, worker: Any, spec: JobSpec, timeout: float) -> None:
+        uuid = spec.uuid
+        try:
+            await self.io_call(self.store.update, uuid, True, status="started", started=now(), message="started")
+            try:
+                outcome = await self.pool.run(worker, spec, lambda m, p: self._on_progress(uuid, m, p), timeout)
+            except WorkerLost as exc:
+                if uuid in self.dismissing:
+                    return
+                outcome = self._lost(spec, str(exc))
+                await self.io_call(JobFolder(self.spool, uuid).write_status, outcome.document, True)
+            await self.io_call(self._finish, uuid, outcome)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never let one job's bookkeeping failure stop the engine
+            log.exception("job %s: bookkeeping failed", uuid)
+        finally:
+            self.running.pop(uuid, None)
+
+    def _lost(self, spec: JobSpec, reason: str) -> JobOutcome:
+        error = ExceptionInfo("NoApplicableCode", reason)
+        document = render_execute_response(spec.context, JobStatus("failed", reason, error=error))
+        return JobOutcome(spec.uuid, "failed", reason, document=document, error=error, finished=now())
+
+    def _on_progress(self, uuid: str, message: str, percent: int) -> None:
+        pending = uuid in self._progress
+        self._progress[uuid] = (message, percent)
+        if not pending:
+            self.io.submit(self._flush_progress, uuid)
+
+    def _flush_progress(self, uuid: str) -> None:
+        message, percent = self._progress.pop(uuid, ("", 0))
+        self.store.update(uuid, True, status="started", message=message[:2000], percent=percent)
+
+    def _finish(self, uuid: str, outcome: JobOutcome) -> None:
+        record = self.store.get(uuid)
+        finished = outcome.finished or now()
+        expire = record.expire_seconds if record else 0
+        self.store.update(uuid, True, status=outcome.state, message=outcome.message[:2000],
+                          percent=100 if outcome.state == "succeeded" else (record.percent if record else 0),
+                          finished=finished, expires=finished + _dt.timedelta(seconds=expire),
+                          outputs=json.dumps(outcome.output_files))
+
+    # --- dismiss, expiry, recovery ------------------------------------------------------------------------
+
+    async def dismiss(self, uuid: str) -> JobRecord | None:
+        """Remove a queued job, kill a running one, and delete the job's files; None if unknown."""
+        record = await self.io_call(self.store.get, uuid)
+        if record is None:
+            return None
+        if record.status in ("dismissed", "expired"):
+            return record
+        self.dismissing.add(uuid)
+        try:
+            self.queue.pop(uuid, None)
+            task = self.running.get(uuid)
+            if task is not None:
+                self.pool.kill_job(uuid, "the job was dismissed")
+                await asyncio.gather(task, return_exceptions=True)
+            await self.io_call(self._mark_removed, uuid, "dismissed", "dismissed by request")
+        finally:
+            self.dismissing.discard(uuid)
+        return await self.io_call(self.store.get, uuid)
+
+    def _mark_removed(self, uuid: str, state: str, message: str) -> None:
+        shutil.rmtree(JobFolder(self.spool, uuid).path, ignore_errors=True)
+        self.store.update(uuid, status=state, message=message, finished=now())
+
+    async def cleanup_expired(self) -> int:
+        """Delete the folders of jobs past their expiry; returns how many were expired."""
+        expired = await self.io_call(self.store.expired, now())
+        for record in expired:
+            await self.io_call(self._mark_removed, record.uuid, "expired",
+                           f"expired; the results were removed ({record.status} before)")
+        return len(expired)
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cleanup_interval)
+            try:
+                await self.cleanup_expired()
+            except Exception:
+                log.exception("expiry cleanup failed")
+
+    async def recover(self) -> None:
+        """After a restart: fail jobs that were running on the local pool, queue again those that waited."""
+        for record in await self.io_call(self.store.active, "local"):
+            if record.status == "started":
+                await self.io_call(self._fail_record, record, "the gateway restarted while the job was running; "
+                                                          "the job was stopped")
+                continue
+            try:
+                spec, timeout = await self.io_call(self._load_job_file, record.uuid)
+            except (JobFileError, OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+                await self.io_call(self._fail_record, record, f"the queued job could not be resumed: {exc}")
+                continue
+            self.queue[record.uuid] = (spec, timeout)
+        if self.queue:
+            log.info("resumed %d queued job(s)", len(self.queue))
+            self.queue_event.set()
+
+    def _load_job_file(self, uuid: str) -> tuple[JobSpec, float]:
+        with open(JobFolder(self.spool, uuid).job_file, "rb") as handle:
+            data = pickle.loads(verify(self.key, uuid, handle.read()))
+        return data["spec"], data["timeout"]
+
+    def _fail_record(self, record: JobRecord, reason: str) -> None:
+        folder = JobFolder(self.spool, record.uuid)
+        try:
+            spec, _ = self._load_job_file(record.uuid)
+            document = render_execute_response(spec.context, JobStatus("failed", reason,
+                                                                       error=ExceptionInfo("NoApplicableCode", reason)))
+            folder.write_status(document, durable=True)
+        except (JobFileError, OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            pass
+        finished = now()
+        self.store.update(record.uuid, True, status="failed", message=reason, finished=finished,
+                          expires=finished + _dt.timedelta(seconds=record.expire_seconds))
+
+    @property
+    def queued(self) -> int:
+        return len(self.queue)
+
+
+def _request_summary(spec: JobSpec) -> str:
+    request = spec.request
+    return json.dumps({
+        "identifier": request.identifier,
+        "inputs": [i.identifier for i in request.inputs],
+        "outputs": [{"identifier": o.identifier, "as_reference": o.as_reference} for o in spec.outputs],
+        "store": request.store_execute_response, "status": request.status, "lineage": request.lineage,
+    })

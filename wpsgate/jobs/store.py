@@ -1,0 +1,154 @@
+"""The job table: the index of all jobs (the job folder is the truth of one job).
+
+SQLAlchemy Core over SQLite by default (WAL, so readers never wait for the
+writer), any SQLAlchemy URL otherwise.  Every method is synchronous and meant to
+run in the gateway's single database thread, never on the event loop.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_,
+                        create_engine, event, func, or_, select, update)
+from sqlalchemy.engine import Engine
+
+FINAL_STATES = ("succeeded", "failed", "dismissed", "expired")
+ACTIVE_STATES = ("accepted", "started")
+
+metadata = MetaData()
+jobs = Table(
+    "jobs", metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("process", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("percent", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=False, default=""),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("started", DateTime(timezone=True)),
+    Column("finished", DateTime(timezone=True)),
+    Column("expires", DateTime(timezone=True)),
+    Column("expire_seconds", Float, nullable=False, default=0),
+    Column("timeout", Float, nullable=False, default=0),
+    Column("backend", String(16), nullable=False, default="local"),
+    Column("backend_id", String(64)),
+    Column("is_async", Boolean, nullable=False, default=True),
+    Column("request", Text, nullable=False, default=""),
+    Column("outputs", Text, nullable=False, default=""),
+    Index("ix_jobs_status_created", "status", "created"),
+    Index("ix_jobs_process_created", "process", "created"),
+    Index("ix_jobs_created", "created"),
+    Index("ix_jobs_expires", "expires"),
+)
+
+
+@dataclass
+class JobRecord:
+    uuid: str
+    process: str
+    status: str
+    percent: int
+    message: str
+    created: _dt.datetime
+    started: _dt.datetime | None
+    finished: _dt.datetime | None
+    expires: _dt.datetime | None
+    expire_seconds: float
+    timeout: float
+    backend: str
+    backend_id: str | None
+    is_async: bool
+    request: str
+    outputs: str
+
+
+def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=_dt.timezone.utc)
+    return value
+
+
+def _record(row: Any) -> JobRecord:
+    data = dict(row._mapping)
+    for key in ("created", "started", "finished", "expires"):
+        data[key] = _utc(data[key])
+    return JobRecord(**data)
+
+
+def now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+class JobStore:
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", self._sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    @staticmethod
+    def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def insert(self, **values: Any) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(jobs.insert().values(**values))
+
+    def update(self, uuid: str, only_if_active: bool = False, **values: Any) -> bool:
+        """Update one job; with ``only_if_active`` a final state is never overwritten."""
+        condition = jobs.c.uuid == uuid
+        if only_if_active:
+            condition = and_(condition, jobs.c.status.in_(ACTIVE_STATES))
+        with self.engine.begin() as connection:
+            return connection.execute(update(jobs).where(condition).values(**values)).rowcount > 0
+
+    def get(self, uuid: str) -> JobRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(jobs).where(jobs.c.uuid == uuid)).first()
+        return _record(row) if row else None
+
+    def list(self, limit: int = 50, offset: int = 0, status: Iterable[str] | None = None,
+             process: str | None = None, before: tuple[_dt.datetime, str] | None = None) -> list[JobRecord]:
+        """Newest first; ``before`` is a cursor (created, uuid) of the last job of the previous page."""
+        query = select(jobs)
+        if status:
+            query = query.where(jobs.c.status.in_(list(status)))
+        if process:
+            query = query.where(jobs.c.process == process)
+        if before is not None:
+            created, uuid = before
+            query = query.where(or_(jobs.c.created < created, and_(jobs.c.created == created, jobs.c.uuid < uuid)))
+        query = query.order_by(jobs.c.created.desc(), jobs.c.uuid.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as connection:
+            return [_record(row) for row in connection.execute(query)]
+
+    def count(self, status: Iterable[str] | None = None, process: str | None = None) -> int:
+        query = select(func.count()).select_from(jobs)
+        if status:
+            query = query.where(jobs.c.status.in_(list(status)))
+        if process:
+            query = query.where(jobs.c.process == process)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def active(self, backend: str | None = None) -> list[JobRecord]:
+        query = select(jobs).where(jobs.c.status.in_(ACTIVE_STATES))
+        if backend:
+            query = query.where(jobs.c.backend == backend)
+        with self.engine.connect() as connection:
+            return [_record(row) for row in connection.execute(query.order_by(jobs.c.created, jobs.c.uuid))]
+
+    def expired(self, moment: _dt.datetime, limit: int = 500) -> list[JobRecord]:
+        query = (select(jobs).where(and_(jobs.c.expires.is_not(None), jobs.c.expires <= moment,
+                                         jobs.c.status.in_(("succeeded", "failed", "dismissed"))))
+                 .order_by(jobs.c.expires).limit(limit))
+        with self.engine.connect() as connection:
+            return [_record(row) for row in connection.execute(query)]

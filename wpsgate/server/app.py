@@ -1,0 +1,97 @@
+"""Build the gateway: configuration in, a running Tornado application out."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import tornado.web
+
+from ..backends.local import WorkerPool
+from ..config import Config
+from ..jobs.jobfile import load_or_create_key
+from ..jobs.manager import JobManager
+from ..jobs.staging import Stager
+from ..jobs.store import JobStore
+from ..registry import load_processes
+from ..service import Urls, WPSService
+from .errors import OWSHandler, not_found
+from .jobs import JobHandler, JobListHandler, OutputHandler, StatusDocumentHandler
+from .wps import WPSHandler
+
+log = logging.getLogger("wpsgate")
+UUID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+
+
+class RootHandler(OWSHandler):
+    """GET /: a pointer to the WPS endpoint for people who open the server in a browser."""
+
+    def initialize(self, urls: Urls) -> None:
+        self.urls = urls
+
+    def get(self) -> None:
+        self.redirect(self.urls.capabilities)
+
+
+class NotFoundHandler(OWSHandler):
+    def prepare(self) -> None:
+        raise not_found(f"nothing is served at {self.request.path}")
+
+
+@dataclass
+class Gateway:
+    """The running parts, so that they can be stopped in order."""
+
+    config: Config
+    app: tornado.web.Application
+    engine: JobManager
+    pool: WorkerPool
+    store: JobStore
+    stager: Stager
+    service: WPSService
+
+    async def close(self) -> None:
+        await self.engine.close()
+        await self.pool.close()
+        self.stager.close()
+        self.store.close()
+
+
+def prepare_folders(config: Config) -> None:
+    """Create the work folder and spool, readable only by the service account."""
+    for folder in (config.workdir, config.spool):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+
+
+async def build_gateway(config: Config) -> Gateway:
+    """Load processes, open the job store, start the workers and recover jobs; returns the parts."""
+    prepare_folders(config)
+    processes = load_processes(config.processes)
+    key = load_or_create_key(os.path.join(config.workdir, "job.key"))
+    store = JobStore(config.database_url)
+    pool = WorkerPool(config.processing.workers, config.processes)
+    await pool.start()
+    engine = JobManager(store=store, pool=pool, spool=config.spool, key=key, maxqueue=config.processing.maxqueue,
+                        sync_wait=config.processing.sync_wait,
+                        cleanup_interval=config.processing.cleanup_interval)
+    await engine.start()
+    urls = Urls(config.server.base_url)
+    stager = Stager(spool=config.spool, own_base_url=urls.base, allowed_paths=config.server.allowedinputpaths,
+                    allowed_networks=config.server.allowednetworks, max_bytes=config.server.maxsingleinputsize,
+                    timeout=config.server.reference_timeout)
+    service = WPSService(config, processes, engine, urls, stager)
+    app = make_app(config, service, engine, urls)
+    return Gateway(config, app, engine, pool, store, stager, service)
+
+
+def make_app(config: Config, service: WPSService, engine: Any, urls: Urls) -> tornado.web.Application:
+    spool = config.spool
+    return tornado.web.Application([
+        (r"/", RootHandler, {"urls": urls}),
+        (r"/wps/?", WPSHandler, {"service": service, "max_request_size": config.server.maxrequestsize}),
+        (rf"/status/{UUID}\.xml", StatusDocumentHandler, {"spool": spool}),
+        (r"/status/?", JobListHandler, {"engine": engine, "urls": urls}),
+        (r"/status/([^/]+)", JobHandler, {"engine": engine, "urls": urls}),
+        (r"/outputs/([^/]+)/([^/]+)", OutputHandler, {"spool": spool}),
+    ], default_handler_class=NotFoundHandler, debug=False, compress_response=False)

@@ -1,0 +1,139 @@
+"""Job resources: status documents, outputs, and the JSON status API."""
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import json
+import os
+from typing import Any
+
+from ..jobs.folder import JobFolder, is_job_id
+from ..jobs.store import JobRecord
+from .errors import XML_CONTENT_TYPE, JSONHandler, OWSHandler, not_found
+from .files import content_type_for, stream_file
+
+
+class StatusDocumentHandler(OWSHandler):
+    """GET /status/<uuid>.xml: the job's WPS status document, as the job last wrote it."""
+
+    def initialize(self, spool: str) -> None:
+        self.spool = spool
+
+    async def get(self, uuid: str) -> None:
+        if not is_job_id(uuid):
+            raise not_found("no such job")
+        path = JobFolder(self.spool, uuid).status
+        try:
+            body = await asyncio.get_running_loop().run_in_executor(None, _read, path)
+        except FileNotFoundError:
+            raise not_found(f"job {uuid} has no status document (unknown, dismissed or expired)") from None
+        self.set_header("Content-Type", XML_CONTENT_TYPE)
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(body)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+class OutputHandler(OWSHandler):
+    """GET /outputs/<uuid>/<name>: an output file of a job, with ETag and Range support."""
+
+    def initialize(self, spool: str) -> None:
+        self.spool = spool
+
+    async def get(self, uuid: str, name: str) -> None:
+        await self._serve(uuid, name, True)
+
+    async def head(self, uuid: str, name: str) -> None:
+        await self._serve(uuid, name, False)
+
+    async def _serve(self, uuid: str, name: str, include_body: bool) -> None:
+        if not is_job_id(uuid) or not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+            raise not_found("no such output")
+        folder = JobFolder(self.spool, uuid).outputs
+        path = os.path.join(folder, name)
+        real = os.path.realpath(path)
+        if os.path.dirname(real) != os.path.realpath(folder):
+            raise not_found("no such output")
+        self.set_header("Content-Type", content_type_for(name))
+        await stream_file(self, real, include_body)
+
+
+def job_json(record: JobRecord, urls: Any) -> dict[str, Any]:
+    outputs = json.loads(record.outputs or "[]") if record.status not in ("expired", "dismissed") else []
+    has_document = record.is_async and record.status not in ("expired", "dismissed")
+
+    def iso(value: _dt.datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "uuid": record.uuid, "process": record.process, "status": record.status, "percent": record.percent,
+        "message": record.message, "created": iso(record.created), "started": iso(record.started),
+        "finished": iso(record.finished), "expires": iso(record.expires), "async": record.is_async,
+        "backend": record.backend, "backend_id": record.backend_id,
+        "status_location": urls.status_document(record.uuid) if has_document else None,
+        "outputs": [urls.outputs(record.uuid) + name for name in outputs],
+        "links": {"self": urls.status_json(record.uuid)},
+    }
+
+
+class JobListHandler(JSONHandler):
+    """GET /status/: jobs newest first, with limit/offset or a cursor, filtered by status and process."""
+
+    def initialize(self, engine: Any, urls: Any) -> None:
+        self.engine = engine
+        self.urls = urls
+
+    async def get(self) -> None:
+        try:
+            limit = int(self.get_query_argument("limit", "50"))
+            offset = int(self.get_query_argument("offset", "0"))
+        except ValueError:
+            self.write_json({"error": "limit and offset must be integers", "status": 400}, 400)
+            return
+        if not (1 <= limit <= 1000) or offset < 0:
+            self.write_json({"error": "limit must be 1..1000 and offset >= 0", "status": 400}, 400)
+            return
+        statuses = [s for s in self.get_query_arguments("status") for s in s.split(",") if s] or None
+        process = self.get_query_argument("process", None)
+        cursor = self.get_query_argument("cursor", None)
+        before = None
+        if cursor:
+            try:
+                created_text, uuid = cursor.split("_", 1)
+                before = (_dt.datetime.fromisoformat(created_text), uuid)
+            except ValueError:
+                self.write_json({"error": "cursor is not valid", "status": 400}, 400)
+                return
+        records = await self.engine.io_call(self.engine.store.list, limit, offset if not before else 0,
+                                            statuses, process, before)
+        next_cursor = None
+        if len(records) == limit:
+            last = records[-1]
+            next_cursor = f"{last.created.astimezone(_dt.timezone.utc).replace(tzinfo=None).isoformat()}_{last.uuid}"
+        self.write_json({"jobs": [job_json(r, self.urls) for r in records], "limit": limit,
+                         "offset": offset, "next_cursor": next_cursor})
+
+
+class JobHandler(JSONHandler):
+    """GET /status/<uuid>: one job; DELETE dismisses it."""
+
+    def initialize(self, engine: Any, urls: Any) -> None:
+        self.engine = engine
+        self.urls = urls
+
+    async def get(self, uuid: str) -> None:
+        record = await self.engine.io_call(self.engine.store.get, uuid) if is_job_id(uuid) else None
+        if record is None:
+            self.write_json({"error": f"no job {uuid}", "status": 404}, 404)
+            return
+        self.write_json(job_json(record, self.urls))
+
+    async def delete(self, uuid: str) -> None:
+        record = await self.engine.dismiss(uuid) if is_job_id(uuid) else None
+        if record is None:
+            self.write_json({"error": f"no job {uuid}", "status": 404}, 404)
+            return
+        self.write_json(job_json(record, self.urls))

@@ -1,0 +1,74 @@
+"""The /wps endpoint: KVP over GET, XML over POST."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import tornado.web
+
+from ..exceptions import OWSException, RequestTooLarge
+from ..protocol.kvp import parse_kvp
+from ..protocol.xml_request import parse_xml
+from ..service import Answer
+from .errors import OWSHandler
+from .files import stream_file
+
+
+@tornado.web.stream_request_body
+class WPSHandler(OWSHandler):
+    """Parses the request, lets the service answer, and writes the answer (or the ExceptionReport)."""
+
+    SUPPORTED_METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+    def initialize(self, service: Any, max_request_size: int) -> None:
+        self.service = service
+        self.max_request_size = max_request_size
+        self.chunks: list[bytes] = []
+        self.received = 0
+        self.too_large = False
+
+    def prepare(self) -> None:
+        if self.request.method != "POST":
+            return
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > self.max_request_size:
+            self.write_ows_exception(RequestTooLarge(
+                f"the request body is larger than the server accepts ({self.max_request_size} bytes)", "request"))
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.too_large:
+            return
+        self.received += len(chunk)
+        if self.received > self.max_request_size:
+            self.too_large = True
+            self.chunks.clear()
+            return
+        self.chunks.append(chunk)
+
+    async def get(self) -> None:
+        await self._answer(lambda: parse_kvp(self.request.query))
+
+    async def post(self) -> None:
+        if self.too_large:
+            raise RequestTooLarge(f"the request body is larger than the server accepts ({self.max_request_size} "
+                                  "bytes)", "request")
+        body = b"".join(self.chunks)
+        self.chunks.clear()
+        await self._answer(lambda: parse_xml(body))
+
+    async def _answer(self, parse: Any) -> None:
+        try:
+            request = parse()
+            answer: Answer = await self.service.handle(request)
+        except OWSException as exc:
+            self.write_ows_exception(exc)
+            return
+        self.set_status(answer.status)
+        self.set_header("Content-Type", answer.content_type)
+        for name, value in answer.headers.items():
+            self.set_header(name, value)
+        if answer.path is not None:
+            self.set_header("Content-Disposition", f'inline; filename="{os.path.basename(answer.path)}"')
+            await stream_file(self, answer.path)
+            return
+        self.finish(answer.body or b"")

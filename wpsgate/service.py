@@ -1,0 +1,182 @@
+"""The WPS service: answers typed requests; knows the processes, not how a job is executed.
+
+GetCapabilities and DescribeProcess are rendered once, at start, and served from
+memory.  Execute checks the request against the process (inputs, outputs,
+storage, TIMEOUT and EXPIRE), builds a ``JobSpec`` and hands it to the job
+engine, synchronously or asynchronously.
+"""
+from __future__ import annotations
+
+import uuid as _uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Config
+from .exceptions import InvalidParameterValue, NoApplicableCode, StorageNotSupported
+from .jobs.inputs import convert_inputs
+from .jobs.outputs import resolve_outputs
+from .jobs.runner import JobOutcome, JobSpec
+from .process import Process
+from .protocol.documents import (DescriptionCache, JobStatus, ResponseContext, ServiceDescription,
+                                 render_capabilities, render_execute_response)
+from .protocol.requests import DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest
+
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+
+
+@dataclass
+class Answer:
+    """What the HTTP layer sends: a body in memory or a file to stream."""
+
+    body: bytes | None = None
+    content_type: str = XML_CONTENT_TYPE
+    status: int = 200
+    path: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Urls:
+    """The gateway's public URLs, derived from ``server.url`` (or bind and port)."""
+
+    base: str
+
+    @property
+    def wps(self) -> str:
+        return self.base + "/wps"
+
+    @property
+    def capabilities(self) -> str:
+        return self.wps + "?service=WPS&request=GetCapabilities"
+
+    def status_document(self, uuid: str) -> str:
+        return f"{self.base}/status/{uuid}.xml"
+
+    def status_json(self, uuid: str) -> str:
+        return f"{self.base}/status/{uuid}"
+
+    def outputs(self, uuid: str) -> str:
+        return f"{self.base}/outputs/{uuid}/"
+
+
+def service_description(config: Config) -> ServiceDescription:
+    meta = config.metadata
+    return ServiceDescription(
+        title=meta.title, abstract=meta.abstract, keywords=meta.keywords, fees=meta.fees,
+        access_constraints=meta.access_constraints, provider_name=meta.provider_name,
+        provider_url=meta.provider_url, contact_name=meta.contact_name, contact_position=meta.contact_position,
+        contact_phone=meta.contact_phone, contact_email=meta.contact_email, contact_address=meta.contact_address,
+        contact_city=meta.contact_city, contact_country=meta.contact_country, contact_role=meta.contact_role,
+        languages=meta.languages)
+
+
+class WPSService:
+    def __init__(self, config: Config, processes: dict[str, Process], engine: Any, urls: Urls,
+                 stager: Any = None) -> None:
+        self.config = config
+        self.stager = stager
+        self.processes = processes
+        self.engine = engine
+        self.urls = urls
+        self.languages = config.metadata.languages
+        description = service_description(config)
+        max_mb = config.server.maxsingleinputsize / (1024 * 1024)
+        self._capabilities = {lang: render_capabilities(description, list(processes.values()), urls.wps, lang)
+                              for lang in self.languages}
+        self._descriptions = {lang: DescriptionCache(list(processes.values()), lang, max_mb)
+                              for lang in self.languages}
+
+    def _language(self, requested: str | None) -> str:
+        if not requested:
+            return self.languages[0]
+        for lang in self.languages:
+            if lang.lower() == requested.lower():
+                return lang
+        raise InvalidParameterValue(f"language {requested!r} is not supported; supported: "
+                                    f"{', '.join(self.languages)}", "language")
+
+    async def handle(self, request: Any) -> Answer:
+        if isinstance(request, GetCapabilitiesRequest):
+            return Answer(self._capabilities[self._language(request.language)])
+        if isinstance(request, DescribeProcessRequest):
+            return self.describe(request)
+        return await self.execute(request)
+
+    def describe(self, request: DescribeProcessRequest) -> Answer:
+        cache = self._descriptions[self._language(request.language)]
+        if any(i.lower() == "all" for i in request.identifiers):
+            return Answer(cache.all)
+        for identifier in request.identifiers:
+            if identifier not in self.processes:
+                raise InvalidParameterValue(f"no process has the identifier {identifier!r}", "identifier")
+        return Answer(cache.document(request.identifiers))
+
+    def _seconds(self, asked: float | None, default: float, maximum: float) -> float:
+        return min(asked if asked is not None else default, maximum)
+
+    def prepare(self, request: ExecuteRequest) -> tuple[Process, JobSpec, float, float]:
+        """Check an Execute request against its process and build the job; raises OWS exceptions."""
+        process = self.processes.get(request.identifier)
+        if process is None:
+            raise InvalidParameterValue(f"no process has the identifier {request.identifier!r}", "identifier")
+        language = self._language(request.language)
+        if request.store_execute_response and not process.store_supported:
+            raise StorageNotSupported(f"process {process.identifier} cannot store its response; "
+                                      "call it with storeExecuteResponse=false", "storeExecuteResponse")
+        if request.status and not process.status_supported:
+            raise InvalidParameterValue(f"process {process.identifier} does not report status", "status")
+        if request.status and not request.store_execute_response:
+            raise InvalidParameterValue("status=true needs storeExecuteResponse=true", "status")
+        inputs = convert_inputs(process, request, self.config.server.maxsingleinputsize)
+        outputs = resolve_outputs(process, request)
+        processing = self.config.processing
+        timeout = self._seconds(request.timeout, processing.default_timeout, processing.max_timeout)
+        expire = self._seconds(request.expire, processing.default_expire, processing.max_expire)
+        uuid = str(_uuid.uuid4())
+        stored = request.store_execute_response
+        context = ResponseContext(
+            service_instance=self.urls.capabilities, process_identifier=process.identifier,
+            process_title=process.title, process_abstract=process.abstract, process_version=process.version,
+            status_location=self.urls.status_document(uuid) if stored else None, language=language,
+            lineage=request.lineage, request=request,
+            output_titles={o.identifier: o.title for o in process.outputs})
+        spec = JobSpec(uuid=uuid, process_identifier=process.identifier, request=request, inputs=inputs,
+                       outputs=outputs, context=context, spool=self.config.spool,
+                       output_url=self.urls.outputs(uuid), store=stored, status_updates=request.status,
+                       raw=request.raw_output is not None, keep_workdir=processing.keep_workdir)
+        return process, spec, timeout, expire
+
+    async def execute(self, request: ExecuteRequest) -> Answer:
+        process, spec, timeout, expire = self.prepare(request)
+        await self._stage(spec)
+        if spec.store:
+            await self.engine.submit(spec, timeout, expire)
+            accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted"))
+            return Answer(accepted)
+        outcome = await self.engine.run_sync(spec, timeout, expire)
+        if spec.raw and outcome.state == "failed":
+            raise NoApplicableCode(f"process {process.identifier} failed: {outcome.message}", process.identifier)
+        return self._sync_answer(outcome)
+
+    async def _stage(self, spec: JobSpec) -> None:
+        """Fetch inputs given by reference into the job folder (see jobs.staging)."""
+        references = {}
+        seen: dict[str, int] = {}
+        for raw in spec.request.inputs:
+            index = seen.get(raw.identifier, 0)
+            seen[raw.identifier] = index + 1
+            if raw.reference is not None:
+                references[(raw.identifier, index)] = raw.reference
+        if references:
+            if self.stager is None:
+                raise NoApplicableCode("inputs by reference are not available on this server")
+            await self.stager.stage(spec.uuid, spec.inputs, references)
+
+    @staticmethod
+    def _sync_answer(outcome: JobOutcome) -> Answer:
+        """A document, or for RawDataOutput the bare value (and an ExceptionReport when the process failed)."""
+        if outcome.raw is not None:
+            return Answer(outcome.raw.payload, content_type=outcome.raw.mime_type, path=outcome.raw.path)
+        if outcome.document is None:
+            raise NoApplicableCode(outcome.message or "the job produced no response")
+        return Answer(outcome.document)
