@@ -23,7 +23,7 @@ setup(
     packages=find_packages(include=["wpsgate", "wpsgate.*", "joblauncher", "joblauncher.*"]),
     install_requires=requirements("requirements.txt"),
     extras_require={"processing": requirements("requirements-processing.txt"),
-                    "test": requirements("requirements-test.txt")},
+                    "test": ["pytest>=7", "OWSLib>=0.29", "hypothesis>=6", "requests>=2.28"]},
     entry_points={"console_scripts": ["wpsgate = wpsgate.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: GIS"],
 )

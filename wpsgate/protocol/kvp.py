@@ -8,6 +8,7 @@ after splitting, so that values may contain ``=``, ``;`` and ``@``.
 from __future__ import annotations
 
 import re
+from typing import Callable
 from urllib.parse import unquote_to_bytes
 
 from ..exceptions import (InvalidParameterValue, MissingParameterValue, OperationNotSupported,
@@ -106,24 +107,36 @@ def _split_list(value: str) -> tuple[str, ...]:
 
 
 def _split_structured(raw: str, locator: str) -> list[tuple[str, str, dict[str, str]]]:
-    """Split ``id=value@attr=v;...`` into (identifier, value, attributes), decoding per field."""
+    """Split ``id=value@attr=v;...`` into (identifier, value, attributes), decoding per field.
+
+    Clients that %-encode the whole value (``name%3DAda``, as generic URL libraries
+    do) send no literal ``=``; such a value is decoded once and then split as is.
+    """
+    if "=" not in raw:
+        whole = decode_field(raw, locator)
+        if "=" in whole:
+            return _split(whole, locator, lambda text, _where: text)
+    return _split(raw, locator, decode_field)
+
+
+def _split(raw: str, locator: str, decode: Callable[[str, str], str]) -> list[tuple[str, str, dict[str, str]]]:
     entries = []
     for chunk in raw.split(";"):
         if not chunk.strip():
             continue
         head, *attribute_parts = chunk.split("@")
         raw_id, has_value, raw_value = head.partition("=")
-        identifier = decode_field(raw_id, locator).strip()
+        identifier = decode(raw_id, locator).strip()
         if not identifier:
             raise InvalidParameterValue(f"an entry of {locator} has no identifier", locator)
         attributes: dict[str, str] = {}
         for part in attribute_parts:
             raw_name, eq, raw_attr = part.partition("=")
-            name = decode_field(raw_name, locator).strip()
+            name = decode(raw_name, locator).strip()
             if not eq or not name:
                 raise InvalidParameterValue(f"attribute {name or part!r} of {identifier} has no value", identifier)
-            attributes[name.lower()] = decode_field(raw_attr, identifier)
-        entries.append((identifier, decode_field(raw_value, identifier) if has_value else "", attributes))
+            attributes[name.lower()] = decode(raw_attr, identifier)
+        entries.append((identifier, decode(raw_value, identifier) if has_value else "", attributes))
     return entries
 
 
