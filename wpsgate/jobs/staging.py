@@ -86,8 +86,7 @@ class Stager:
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.client = AsyncHTTPClient(force_instance=True,
-                                      resolver=PolicyResolver(allowed=parse_networks(allowed_networks)),
-                                      max_body_size=max_bytes + 1)
+                                      resolver=PolicyResolver(allowed=parse_networks(allowed_networks)))
 
     def close(self) -> None:
         self.client.close()
@@ -133,33 +132,46 @@ class Stager:
 
     async def _download(self, identifier: str, url: str, reference: object, target: str) -> None:
         received = 0
+        too_large = FileSizeExceeded(f"input {identifier} is larger than the server accepts ({self.max_bytes} bytes)",
+                                     identifier)
+        exceeded = False
         handle = open(target, "wb")
 
         def chunk(data: bytes) -> None:
-            nonlocal received
+            nonlocal received, exceeded
             received += len(data)
             if received > self.max_bytes:
-                raise FileSizeExceeded(f"input {identifier} is larger than the server accepts "
-                                       f"({self.max_bytes} bytes)", identifier)
+                exceeded = True
+                raise too_large  # aborts the download; reported below
             handle.write(data)
+
+        def header(line: str) -> None:
+            nonlocal exceeded
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit() and \
+                    int(value) > self.max_bytes:
+                exceeded = True
+                raise too_large
 
         method = getattr(reference, "method", "GET") or "GET"
         body = getattr(reference, "body", None)
         headers = dict(getattr(reference, "headers", ()) or ())
         request = HTTPRequest(url, method=method, body=body if method == "POST" else None,
-                              headers=headers or None, streaming_callback=chunk, follow_redirects=True,
-                              max_redirects=5, connect_timeout=min(10.0, self.timeout),
-                              request_timeout=self.timeout, allow_nonstandard_methods=method == "POST" and body is None)
+                              headers=headers or None, streaming_callback=chunk, header_callback=header,
+                              follow_redirects=True, max_redirects=5, connect_timeout=min(10.0, self.timeout),
+                              request_timeout=self.timeout,
+                              allow_nonstandard_methods=method == "POST" and body is None)
         try:
             await self.client.fetch(request)
-        except FileSizeExceeded:
-            raise
-        except ReferenceDenied as exc:
-            raise InvalidParameterValue(f"input {identifier}: {exc}", identifier) from None
-        except HTTPClientError as exc:
-            raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: HTTP {exc.code}",
-                                        identifier) from None
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: {exc}", identifier) from None
+        except Exception as exc:
+            if exceeded:
+                raise too_large from None
+            if isinstance(exc, ReferenceDenied):
+                raise InvalidParameterValue(f"input {identifier}: {exc}", identifier) from None
+            if isinstance(exc, HTTPClientError) and exc.code != 599:
+                raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: HTTP {exc.code}",
+                                            identifier) from None
+            reason = exc.__cause__ or exc
+            raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: {reason}", identifier) from None
         finally:
             handle.close()

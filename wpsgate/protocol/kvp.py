@@ -23,12 +23,12 @@ _INPUT_ATTRIBUTES = {"uom": "uom", "mimetype": "mime_type", "encoding": "encodin
                      "datatype": "datatype", "href": "href", "xlink:href": "href", "method": "method"}
 
 
-def decode_field(raw: str, locator: str) -> str:
-    """%-decode one field ('+' is a space, as in every form-encoded query) as UTF-8."""
+def decode_field(raw: str, locator: str, plus_is_space: bool = True) -> str:
+    """%-decode one field as UTF-8 ('+' is a space at the query-string level, as in every form-encoded query)."""
     if _BAD_ESCAPE.search(raw):
         raise InvalidParameterValue(f"malformed %-escape in {locator}", locator)
     try:
-        return unquote_to_bytes(raw.replace("+", " ")).decode("utf-8")
+        return unquote_to_bytes(raw.replace("+", " ") if plus_is_space else raw).decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidParameterValue(f"{locator} is not valid UTF-8 after %-decoding", locator) from None
 
@@ -109,13 +109,14 @@ def _split_list(value: str) -> tuple[str, ...]:
 def _split_structured(raw: str, locator: str) -> list[tuple[str, str, dict[str, str]]]:
     """Split ``id=value@attr=v;...`` into (identifier, value, attributes), decoding per field.
 
-    Clients that %-encode the whole value (``name%3DAda``, as generic URL libraries
-    do) send no literal ``=``; such a value is decoded once and then split as is.
+    Clients that %-encode the whole value again for the query string (``name%3DAda``,
+    as generic URL libraries do) send no literal ``=``: such a value is decoded once
+    for the query string, then per field (where ``+`` is then a literal plus).
     """
     if "=" not in raw:
         whole = decode_field(raw, locator)
         if "=" in whole:
-            return _split(whole, locator, lambda text, _where: text)
+            return _split(whole, locator, lambda text, where: decode_field(text, where, plus_is_space=False))
     return _split(raw, locator, decode_field)
 
 

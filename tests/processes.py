@@ -1,0 +1,32 @@
+"""Processes that misbehave on purpose, for the job engine's tests."""
+import os
+import time
+
+from wpsgate import LiteralInput, LiteralOutput, Process
+from wpsgate.demo import DEMO_PROCESSES
+
+
+def _crash(request, response):
+    response.update_status("about to crash", 10)
+    time.sleep(0.2)
+    os._exit(3)
+
+
+def _spin(request, response):
+    response.update_status("spinning", 5)
+    while True:
+        time.sleep(0.05)
+
+
+def crash() -> Process:
+    return Process(_crash, "crash", "Crash the worker", store_supported=True, status_supported=True,
+                   outputs=[LiteralOutput("output", "never", data_type="string")])
+
+
+def spin() -> Process:
+    return Process(_spin, "spin", "Run until killed", store_supported=True, status_supported=True,
+                   inputs=[LiteralInput("label", "label", data_type="string", min_occurs=0)],
+                   outputs=[LiteralOutput("output", "never", data_type="string")])
+
+
+ALL = [*DEMO_PROCESSES, "tests.processes:crash", "tests.processes:spin"]
