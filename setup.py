@@ -24,6 +24,6 @@ setup(
     install_requires=requirements("requirements.txt"),
     extras_require={"processing": requirements("requirements-processing.txt"),
                     "test": ["pytest>=7", "OWSLib>=0.29", "hypothesis>=6", "requests>=2.28"]},
-    entry_points={"console_scripts": ["wpsgate = wpsgate.cli:main"]},
+    entry_points={"console_scripts": ["wpsgate = wpsgate.cli:main", "joblauncher = joblauncher.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: GIS"],
 )

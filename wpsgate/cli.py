@@ -9,6 +9,7 @@ import sys
 from typing import Any, Sequence
 
 from . import __version__
+from .backends.base import SubmitError
 from .config import Config, ConfigError, load_config
 
 HARD_BODY_LIMIT = 1024 ** 3  # bodies above maxrequestsize are counted and dropped, never stored
@@ -62,9 +63,6 @@ async def serve(config: Config) -> None:
 
     from .server.app import build_gateway
 
-    if config.processing.mode != "local":
-        raise ConfigError(f"processing.mode: {config.processing.mode!r} is not available in this version; "
-                          "use local")
     gateway = await build_gateway(config)
     server = HTTPServer(gateway.app, max_body_size=HARD_BODY_LIMIT, xheaders=True)
     server.listen(config.server.port, address=config.server.bind)
@@ -95,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"wpsgate: configuration error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
+    except (OSError, SubmitError) as exc:
         print(f"wpsgate: {exc}", file=sys.stderr)
         return 1
     return 0

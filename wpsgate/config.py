@@ -113,6 +113,34 @@ class ProcessingConfig:
 
 
 @dataclass(frozen=True)
+class ResourcesConfig:
+    """Scheduler resources for a process's jobs (overrides what the process declares)."""
+
+    walltime: float = 0.0
+    memory: int = 0
+    cpus: int = 0
+    queue: str = ""
+    native: str = ""
+    sync: str = ""
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """The batch scheduler backends (processing.mode drmaa or slurm)."""
+
+    python: str = ""
+    native: str = ""
+    queue: str = ""
+    drmaa_library: str = ""
+    poll_interval: float = 2.0
+    submit_retries: int = 3
+    nfs_grace: float = 5.0
+    sync: str = "local"
+    maxjobs: int = 10000
+    processes: dict[str, ResourcesConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     url: str = ""
 
@@ -128,6 +156,7 @@ class Config:
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     processes: tuple[str, ...] = ()
@@ -157,6 +186,11 @@ def _convert(value: Any, hint: Any, key: str, is_size: bool = False) -> Any:
     if is_size:
         return _size(value, key)
     origin = get_origin(hint)
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        item_hint = get_args(hint)[1]
+        return {str(name): _build(item_hint, item or {}, f"{key}.{name}.") for name, item in value.items()}
     if origin is tuple:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
@@ -216,6 +250,15 @@ def _check(config: Config) -> Config:
     for key in ("maxrequestsize", "maxsingleinputsize"):
         if getattr(config.server, key) <= 0:
             raise ConfigError(f"server.{key}: must be positive")
+    sync_choices = ("local", "scheduler")
+    if config.scheduler.sync not in sync_choices:
+        raise ConfigError(f"scheduler.sync: {config.scheduler.sync!r} is not one of {', '.join(sync_choices)}")
+    for name, resources in config.scheduler.processes.items():
+        if resources.sync and resources.sync not in sync_choices:
+            raise ConfigError(f"scheduler.processes.{name}.sync: {resources.sync!r} is not one of "
+                              f"{', '.join(sync_choices)}")
+    if config.scheduler.poll_interval <= 0 or config.scheduler.submit_retries < 1:
+        raise ConfigError("scheduler.poll_interval must be positive and scheduler.submit_retries at least 1")
     if config.logging.level.upper() not in _LEVELS:
         raise ConfigError(f"logging.level: {config.logging.level!r} is not one of {', '.join(_LEVELS)}")
     if not config.metadata.languages:

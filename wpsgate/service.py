@@ -150,10 +150,12 @@ class WPSService:
         process, spec, timeout, expire = self.prepare(request)
         await self._stage(spec)
         if spec.store:
-            await self.engine.submit(spec, timeout, expire)
+            refused = await self.engine.submit(spec, timeout, expire, process)
+            if refused is not None:  # the scheduler did not take the job: the document says why
+                return Answer(refused.document)
             accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted"))
             return Answer(accepted)
-        outcome = await self.engine.run_sync(spec, timeout, expire)
+        outcome = await self.engine.run_sync(spec, timeout, expire, process)
         if spec.raw and outcome.state == "failed":
             raise NoApplicableCode(f"process {process.identifier} failed: {outcome.message}", process.identifier)
         return self._sync_answer(outcome)

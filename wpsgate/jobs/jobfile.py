@@ -58,3 +58,29 @@ def verify(key: bytes, uuid: str, data: bytes) -> bytes:
         raise JobFileError("the job file's signature does not verify (modified, truncated, "
                            "signed with another key, or not in its own job folder)")
     return payload
+
+
+def pack(key: bytes, uuid: str, context: object, job: bytes) -> bytes:
+    """A signed job file: the response context (plain pickle of wpsgate types) and the job bytes.
+
+    The context sits outside the job so that a node which cannot load the job (a
+    missing module) can still write a truthful ProcessFailed document.
+    """
+    import pickle
+
+    return sign(key, uuid, pickle.dumps({"version": 1, "context": context, "job": job},
+                                        protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def unpack(key: bytes, uuid: str, data: bytes) -> dict:
+    """Verify, then read the outer record (``context`` and ``job`` bytes); raises JobFileError."""
+    import pickle
+
+    payload = verify(key, uuid, data)
+    try:
+        record = pickle.loads(payload)
+    except Exception as exc:  # verified but unreadable: written by another version
+        raise JobFileError(f"the job file cannot be read: {type(exc).__name__}: {exc}") from None
+    if not isinstance(record, dict) or record.get("version") != 1:
+        raise JobFileError("the job file has an unknown format version")
+    return record

@@ -21,7 +21,7 @@ from ..backends.local import WorkerLost, WorkerPool
 from ..exceptions import ServerBusy
 from ..protocol.documents import ExceptionInfo, JobStatus, render_execute_response
 from .folder import JobFolder, atomic_write
-from .jobfile import JobFileError, sign, verify
+from .jobfile import JobFileError, pack, unpack
 from .runner import JobOutcome, JobSpec
 from .store import JobRecord, JobStore, now
 
@@ -30,8 +30,11 @@ log = logging.getLogger("wpsgate.jobs")
 
 class JobManager:
     def __init__(self, *, store: JobStore, pool: WorkerPool, spool: str, key: bytes, maxqueue: int,
-                 sync_wait: float, cleanup_interval: float = 60.0) -> None:
+                 sync_wait: float, cleanup_interval: float = 60.0, cluster: Any = None,
+                 sync_on_scheduler: Callable[[str], bool] = lambda identifier: False) -> None:
         self.store = store
+        self.cluster = cluster
+        self.sync_on_scheduler = sync_on_scheduler
         self.pool = pool
         self.spool = spool
         self.key = key
@@ -49,6 +52,8 @@ class JobManager:
     # --- life cycle ---------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.start()
         await self.recover()
         self._tasks.append(asyncio.create_task(self._dispatch_loop(), name="wpsgate-dispatch"))
         self._tasks.append(asyncio.create_task(self._cleanup_loop(), name="wpsgate-cleanup"))
@@ -59,6 +64,8 @@ class JobManager:
         for task in list(self.running.values()):
             task.cancel()
         await asyncio.gather(*self._tasks, *self.running.values(), return_exceptions=True)
+        if self.cluster is not None:
+            await self.cluster.close()
         self.io.shutdown(wait=True)
 
     def io_call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
@@ -67,8 +74,13 @@ class JobManager:
 
     # --- sync ---------------------------------------------------------------------------------------------
 
-    async def run_sync(self, spec: JobSpec, timeout: float, expire: float) -> JobOutcome:
-        """Run now on an idle worker (waiting up to sync_wait for one) and record the finished job."""
+    async def run_sync(self, spec: JobSpec, timeout: float, expire: float, process: Any = None) -> JobOutcome:
+        """Run now on an idle worker (waiting up to sync_wait for one) and record the finished job.
+
+        In a scheduler mode, processes configured for it are submitted and awaited instead.
+        """
+        if self.cluster is not None and not spec.raw and self.sync_on_scheduler(spec.process_identifier):
+            return await self.cluster.run_sync(spec, process, timeout, expire)
         try:
             worker = await self.pool.acquire(self.sync_wait)
         except asyncio.TimeoutError:
@@ -96,23 +108,30 @@ class JobManager:
 
     # --- async --------------------------------------------------------------------------------------------
 
-    async def submit(self, spec: JobSpec, timeout: float, expire: float) -> None:
-        """Persist the job (folder, signed job file, accepted document, row), then queue it."""
+    async def submit(self, spec: JobSpec, timeout: float, expire: float, process: Any = None) -> JobOutcome | None:
+        """Persist the job (folder, signed job file, accepted document, row), then queue or submit it.
+
+        Returns None when the job was accepted, or its failed outcome when a scheduler refused it.
+        """
+        if self.cluster is not None and not spec.raw:
+            return await self.cluster.submit(spec, process, timeout, expire)
         if len(self.queue) >= self.maxqueue:
             raise ServerBusy(f"the job queue is full ({self.maxqueue} jobs waiting); try again later")
         accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted, waiting in queue"))
         await self.io_call(self._persist_new, spec, accepted, timeout, expire)
         self.queue[spec.uuid] = (spec, timeout)
         self.queue_event.set()
+        return None
 
     def _persist_new(self, spec: JobSpec, accepted: bytes, timeout: float, expire: float) -> None:
         folder = JobFolder(self.spool, spec.uuid).create()
-        payload = pickle.dumps({"spec": spec, "timeout": timeout}, protocol=pickle.HIGHEST_PROTOCOL)
-        atomic_write(folder.job_file, sign(self.key, spec.uuid, payload), durable=True)
+        job = pickle.dumps({"spec": spec, "timeout": timeout}, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job), durable=True)
         folder.write_status(accepted, durable=True)
         self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status="accepted", percent=0,
                           message="waiting in queue", created=now(), expire_seconds=expire, timeout=timeout,
-                          backend="local", is_async=True, request=_request_summary(spec), outputs="[]")
+                          backend="local", is_async=True, request=_request_summary(spec), outputs="[]",
+                          context=pickle.dumps(spec.context))
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -181,6 +200,8 @@ class JobManager:
         self.dismissing.add(uuid)
         try:
             self.queue.pop(uuid, None)
+            if self.cluster is not None:
+                await self.cluster.cancel(uuid)
             task = self.running.get(uuid)
             if task is not None:
                 self.pool.kill_job(uuid, "the job was dismissed")
@@ -211,7 +232,10 @@ class JobManager:
                 log.exception("expiry cleanup failed")
 
     async def recover(self) -> None:
-        """After a restart: fail jobs that were running on the local pool, queue again those that waited."""
+        """After a restart: fail jobs that were running on the local pool, queue again those that waited,
+        and follow again every job left on the scheduler."""
+        if self.cluster is not None:
+            await self.cluster.recover(await self.io_call(self.store.active, self.cluster.name))
         for record in await self.io_call(self.store.active, "local"):
             if record.status == "started":
                 await self.io_call(self._fail_record, record, "the gateway restarted while the job was running; "
@@ -229,18 +253,16 @@ class JobManager:
 
     def _load_job_file(self, uuid: str) -> tuple[JobSpec, float]:
         with open(JobFolder(self.spool, uuid).job_file, "rb") as handle:
-            data = pickle.loads(verify(self.key, uuid, handle.read()))
+            data = pickle.loads(unpack(self.key, uuid, handle.read())["job"])
         return data["spec"], data["timeout"]
 
     def _fail_record(self, record: JobRecord, reason: str) -> None:
         folder = JobFolder(self.spool, record.uuid)
-        try:
-            spec, _ = self._load_job_file(record.uuid)
-            document = render_execute_response(spec.context, JobStatus("failed", reason,
-                                                                       error=ExceptionInfo("NoApplicableCode", reason)))
+        if record.context and os.path.isdir(folder.path):
+            context = pickle.loads(record.context)
+            document = render_execute_response(context, JobStatus("failed", reason,
+                                                                  error=ExceptionInfo("NoApplicableCode", reason)))
             folder.write_status(document, durable=True)
-        except (JobFileError, OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass
         finished = now()
         self.store.update(record.uuid, True, status="failed", message=reason, finished=finished,
                           expires=finished + _dt.timedelta(seconds=record.expire_seconds))

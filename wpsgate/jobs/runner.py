@@ -68,6 +68,10 @@ class JobOutcome:
     output_files: list[str] = field(default_factory=list)
 
 
+class JobInterrupted(BaseException):
+    """Raised in a running job when it must stop (a signal from the scheduler); the message says why."""
+
+
 class OutputProblem(Exception):
     """An output the handler left unset or set to a value its declaration rejects."""
 
@@ -237,6 +241,8 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
         outputs, raw, files = _collect(process, spec, response, folder)
     except OutputProblem as exc:
         error = ExceptionInfo("NoApplicableCode", str(exc))
+    except JobInterrupted as exc:
+        error = ExceptionInfo("NoApplicableCode", xml_safe(str(exc)))
     except (Exception, SystemExit) as exc:  # a handler's failure of any kind fails the job, truthfully
         error = ExceptionInfo("NoApplicableCode", xml_safe(failure_message(exc)))
         details = traceback.format_exc()

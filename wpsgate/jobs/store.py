@@ -10,7 +10,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_,
+from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, and_,
                         create_engine, event, func, or_, select, update)
 from sqlalchemy.engine import Engine
 
@@ -36,6 +36,7 @@ jobs = Table(
     Column("is_async", Boolean, nullable=False, default=True),
     Column("request", Text, nullable=False, default=""),
     Column("outputs", Text, nullable=False, default=""),
+    Column("context", LargeBinary),
     Index("ix_jobs_status_created", "status", "created"),
     Index("ix_jobs_process_created", "process", "created"),
     Index("ix_jobs_created", "created"),
@@ -61,6 +62,7 @@ class JobRecord:
     is_async: bool
     request: str
     outputs: str
+    context: bytes | None = None
 
 
 def _utc(value: _dt.datetime | None) -> _dt.datetime | None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import tornado.web
 
+from ..backends.base import ClusterBackend
+from ..backends.drmaa_backend import DrmaaBackend
 from ..backends.local import WorkerPool
+from ..backends.slurm import SlurmBackend
 from ..config import Config
+from ..jobs.cluster import ClusterEngine, settings_from_config
 from ..jobs.jobfile import load_or_create_key
 from ..jobs.manager import JobManager
 from ..jobs.staging import Stager
@@ -72,9 +76,13 @@ async def build_gateway(config: Config) -> Gateway:
     store = JobStore(config.database_url)
     pool = WorkerPool(config.processing.workers, config.processes)
     await pool.start()
+    cluster = make_cluster_engine(config, store, key) if config.processing.mode != "local" else None
     engine = JobManager(store=store, pool=pool, spool=config.spool, key=key, maxqueue=config.processing.maxqueue,
                         sync_wait=config.processing.sync_wait,
-                        cleanup_interval=config.processing.cleanup_interval)
+                        cleanup_interval=config.processing.cleanup_interval, cluster=cluster,
+                        sync_on_scheduler=lambda identifier: sync_mode(config, identifier) == "scheduler")
+    if cluster is not None:
+        cluster.io_call = engine.io_call
     await engine.start()
     urls = Urls(config.server.base_url)
     stager = Stager(spool=config.spool, own_base_url=urls.base, allowed_paths=config.server.allowedinputpaths,
@@ -83,6 +91,26 @@ async def build_gateway(config: Config) -> Gateway:
     service = WPSService(config, processes, engine, urls, stager)
     app = make_app(config, service, engine, urls)
     return Gateway(config, app, engine, pool, store, stager, service)
+
+
+def sync_mode(config: Config, identifier: str) -> str:
+    """Where a synchronous Execute of ``identifier`` runs in a scheduler mode: local or scheduler."""
+    resources = config.scheduler.processes.get(identifier)
+    return (resources.sync if resources and resources.sync else config.scheduler.sync)
+
+
+def make_backend_factory(config: Config) -> Callable[[], ClusterBackend]:
+    """A factory run on the backend's own thread (DRMAA sessions belong to the thread that opened them)."""
+    scheduler = config.scheduler
+    if config.processing.mode == "slurm":
+        return lambda: SlurmBackend(partition=scheduler.queue, native=scheduler.native)
+    return lambda: DrmaaBackend(library=scheduler.drmaa_library, native=scheduler.native, queue=scheduler.queue)
+
+
+def make_cluster_engine(config: Config, store: JobStore, key: bytes) -> ClusterEngine:
+    key_path = os.path.join(config.workdir, "job.key")
+    return ClusterEngine(backend_factory=make_backend_factory(config), store=store, spool=config.spool, key=key,
+                         settings=settings_from_config(config.scheduler, key_path), io_call=None)
 
 
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls) -> tornado.web.Application:

@@ -1,0 +1,191 @@
+"""DRMAA 1.0 through the PyPI ``drmaa`` package: Grid Engine, and Slurm where a site has slurm-drmaa.
+
+The library keeps one process-wide session and is not thread-safe, so the job
+engine calls this backend from one dedicated thread only.  Templates are always
+deleted.  Jobs the scheduler has already forgotten (DRMAA's InvalidJobException)
+are looked up in accounting (``qacct`` on Grid Engine) before their fate is decided.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from typing import Any
+
+from .base import ClusterBackend, ClusterJob, SchedulerState, SubmitError, hms
+
+
+class DrmaaBackend(ClusterBackend):
+    name = "drmaa"
+
+    def __init__(self, library: str = "", native: str = "", queue: str = "") -> None:
+        if library:
+            os.environ["DRMAA_LIBRARY_PATH"] = library
+        try:
+            import drmaa  # noqa: F401 - loads the C library named by DRMAA_LIBRARY_PATH
+        except (ImportError, RuntimeError, OSError) as exc:
+            raise SubmitError(f"cannot load the DRMAA library ({os.environ.get('DRMAA_LIBRARY_PATH', 'unset')}): "
+                              f"{exc}") from None
+        self.drmaa = drmaa
+        self.native = native
+        self.queue = queue
+        self.session = drmaa.Session()
+        self.session.initialize()
+        self.contact = self.session.contact
+        self.is_grid_engine = is_grid_engine(str(self.session.drmsInfo))
+
+    def native_specification(self, job: ClusterJob) -> str:
+        parts = [self.native, job.native]
+        if self.is_grid_engine:
+            if job.walltime:
+                parts.append(f"-l h_rt={hms(job.walltime)}")
+            if job.memory:
+                parts.append(f"-l h_vmem={int(job.memory)}M")
+            if job.cpus and job.cpus > 1:
+                parts.append(f"-pe smp {int(job.cpus)}")
+            if job.queue or self.queue:
+                parts.append(f"-q {job.queue or self.queue}")
+        else:  # slurm-drmaa takes sbatch options
+            if job.walltime:
+                parts.append(f"--time={max(1, int((job.walltime + 59) // 60))}")
+            if job.memory:
+                parts.append(f"--mem={int(job.memory)}")
+            if job.cpus:
+                parts.append(f"--cpus-per-task={int(job.cpus)}")
+            if job.queue or self.queue:
+                parts.append(f"--partition={job.queue or self.queue}")
+        return " ".join(p for p in parts if p)
+
+    def submit(self, job: ClusterJob) -> str:
+        drmaa = self.drmaa
+        template = None
+        try:
+            template = self.session.createJobTemplate()
+            template.remoteCommand = job.command[0]
+            template.args = list(job.command[1:])
+            template.jobName = job.name
+            template.workingDirectory = job.workdir
+            template.outputPath = ":" + job.log
+            template.joinFiles = True
+            environment = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG")}
+            environment.update(job.environment)
+            template.jobEnvironment = environment
+            native = self.native_specification(job)
+            if native:
+                template.nativeSpecification = native
+            return str(self.session.runJob(template))
+        except (drmaa.errors.DrmCommunicationException, drmaa.errors.TryLaterException) as exc:
+            raise SubmitError(f"cannot take the job now: {exc}", transient=True) from None
+        except drmaa.errors.DrmaaException as exc:
+            raise SubmitError(str(exc).strip()) from None
+        finally:
+            if template is not None:
+                try:
+                    self.session.deleteJobTemplate(template)
+                except drmaa.errors.DrmaaException:
+                    pass
+
+    def poll(self, ids: list[str]) -> dict[str, SchedulerState]:
+        drmaa = self.drmaa
+        states: dict[str, SchedulerState] = {}
+        for job_id in ids:
+            try:
+                status = self.session.jobStatus(job_id)
+            except drmaa.errors.InvalidJobException:
+                states[job_id] = self._accounting(job_id)
+                continue
+            except drmaa.errors.DrmCommunicationException as exc:
+                raise SubmitError(f"the scheduler cannot be reached: {exc}", transient=True) from None
+            states[job_id] = self._map(job_id, status)
+        return states
+
+    def _map(self, job_id: str, status: str) -> SchedulerState:
+        js = self.drmaa.JobState
+        if status in (js.QUEUED_ACTIVE, js.SYSTEM_ON_HOLD, js.USER_ON_HOLD, js.USER_SYSTEM_ON_HOLD,
+                      js.SYSTEM_SUSPENDED, js.USER_SUSPENDED, js.USER_SYSTEM_SUSPENDED):
+            return SchedulerState("queued", raw=status)
+        if status == js.RUNNING:
+            return SchedulerState("running", raw=status)
+        if status in (js.DONE, js.FAILED):
+            return self._reap(job_id, status)
+        return SchedulerState("queued", raw=status)  # undetermined: ask again next time
+
+    def _reap(self, job_id: str, status: str) -> SchedulerState:
+        """Exit information of a finished job of this session (wait), else accounting."""
+        try:
+            info = self.session.wait(job_id, self.drmaa.Session.TIMEOUT_NO_WAIT)
+        except (self.drmaa.errors.InvalidJobException, self.drmaa.errors.ExitTimeoutException):
+            return self._accounting(job_id, status)
+        return self._from_info(info, status)
+
+    def _from_info(self, info: Any, status: str) -> SchedulerState:
+        usage = info.resourceUsage or {}
+        wallclock = float(usage.get("ru_wallclock", 0) or 0)
+        if info.wasAborted:
+            return SchedulerState("failed", "the job was cancelled in the scheduler before it ended", raw=status)
+        if info.hasSignal:
+            signal = info.terminatedSignal or "a signal"
+            return SchedulerState("failed", f"the scheduler killed the job with {signal} after {wallclock:g} s "
+                                            "(walltime or memory limit, or cancelled)", raw=status)
+        if info.hasExited:
+            return SchedulerState("done" if status == "done" else "failed",
+                                  "" if status == "done" else "the scheduler reports the job failed",
+                                  int(info.exitStatus), raw=status)
+        return SchedulerState("failed", "the job ended without an exit status", raw=status)
+
+    def _accounting(self, job_id: str, status: str = "") -> SchedulerState:
+        """Grid Engine's qacct for jobs DRMAA no longer knows; 'unknown' elsewhere."""
+        if not shutil.which("qacct"):
+            return SchedulerState("unknown", "the scheduler no longer knows the job", raw=status)
+        for attempt in range(3):  # accounting is flushed about every second
+            result = subprocess.run(["qacct", "-j", job_id], capture_output=True, text=True, timeout=30, check=False)
+            if result.returncode == 0:
+                return parse_qacct(result.stdout)
+            time.sleep(0.5 * (attempt + 1))
+        return SchedulerState("unknown", "the scheduler no longer knows the job", raw=status)
+
+    def cancel(self, job_id: str) -> None:
+        try:
+            self.session.control(job_id, self.drmaa.JobControlAction.TERMINATE)
+        except (self.drmaa.errors.InvalidJobException, self.drmaa.errors.DrmaaException):
+            pass
+
+    def close(self) -> None:
+        try:
+            self.session.exit()
+        except Exception:  # the session may already be gone
+            pass
+
+
+def is_grid_engine(drms_info: str) -> bool:
+    """Whether the DRMAA library is Grid Engine's (SGE, Son of Grid Engine, Univa/Altair GE, OGS)."""
+    lowered = drms_info.lower()
+    return "grid engine" in lowered or any(lowered.startswith(p) for p in ("sge", "ge ", "ogs", "univa", "uge"))
+
+
+def parse_qacct(text: str) -> SchedulerState:
+    """A finished Grid Engine job from ``qacct -j`` output."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key and not key.startswith("="):
+            fields[key] = value.strip()
+    failed = fields.get("failed", "0").split(":", 1)
+    code = failed[0].strip()
+    exit_status = int(fields["exit_status"]) if fields.get("exit_status", "").isdigit() else None
+    raw = f"failed={fields.get('failed', '')} exit_status={fields.get('exit_status', '')}"
+    if code not in ("", "0"):
+        detail = failed[1].strip() if len(failed) > 1 else ""
+        if "h_rt" in detail or "wallclock" in detail:
+            reason = "the scheduler stopped the job at its walltime limit (h_rt)"
+        elif "vmem" in detail or "memory" in detail:
+            reason = "the job exceeded its memory limit"
+        else:
+            reason = f"the scheduler reports the job failed ({detail or 'failed ' + code})"
+        return SchedulerState("failed", reason, exit_status, raw=raw)
+    if exit_status not in (None, 0):
+        if exit_status > 128:
+            return SchedulerState("failed", f"the job was killed by signal {exit_status - 128}", exit_status, raw=raw)
+        return SchedulerState("failed", f"the job exited with status {exit_status}", exit_status, raw=raw)
+    return SchedulerState("done", exit_code=exit_status, raw=raw)

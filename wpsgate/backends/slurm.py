@@ -1,0 +1,149 @@
+"""Slurm through its own commands, for sites without a DRMAA library.
+
+One ``squeue`` call answers for all unfinished jobs; jobs Slurm has already
+forgotten are looked up in accounting (``sacct``, or ``sacct -c`` where only the
+job completion log is kept).
+"""
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+from .base import ClusterBackend, ClusterJob, SchedulerState, SubmitError, walltime_minutes
+
+_QUEUED = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SUSPENDED",
+           "STOPPED", "RESIZING", "SIGNALING", "STAGE_OUT"}
+_RUNNING = {"RUNNING", "COMPLETING"}
+_REASONS = {
+    "TIMEOUT": "the scheduler stopped the job at its walltime limit (TIMEOUT)",
+    "CANCELLED": "the job was cancelled in the scheduler (CANCELLED)",
+    "OUT_OF_MEMORY": "the job exceeded its memory limit (OUT_OF_MEMORY)",
+    "NODE_FAIL": "the compute node failed while running the job (NODE_FAIL)",
+    "BOOT_FAIL": "the compute node failed to boot for the job (BOOT_FAIL)",
+    "PREEMPTED": "the job was preempted by the scheduler (PREEMPTED)",
+    "DEADLINE": "the job missed its deadline (DEADLINE)",
+    "FAILED": "the job failed in the scheduler (FAILED)",
+}
+
+
+_TRANSIENT = ("unable to contact", "socket timed out", "connection refused", "try again", "temporarily",
+              "slurm_receive_msg", "communication", "not responding", "resource temporarily unavailable")
+
+
+def is_transient(message: str) -> bool:
+    """Whether an sbatch error says the controller is unreachable or busy (worth a retry)."""
+    lowered = message.lower()
+    return any(marker in lowered for marker in _TRANSIENT)
+
+
+def map_state(state: str, exit_code: str = "", reason: str = "") -> SchedulerState:
+    """Slurm's job state (and exit code ``N:S``) as a SchedulerState."""
+    base = state.split()[0].rstrip("+") if state else ""
+    if base.startswith("CANCELLED"):
+        base = "CANCELLED"
+    code, _, signal = exit_code.partition(":")
+    exit_value = int(code) if code.isdigit() else None
+    raw = f"{state} {exit_code} {reason}".strip()
+    if base in _QUEUED:
+        return SchedulerState("queued", reason, raw=raw)
+    if base in _RUNNING:
+        return SchedulerState("running", raw=raw)
+    if base == "COMPLETED":
+        return SchedulerState("done", exit_code=exit_value, raw=raw)
+    text = _REASONS.get(base, f"the scheduler reports state {base or 'unknown'}")
+    if base == "FAILED" and signal == "9":
+        text = "the job was killed by the scheduler (signal 9), e.g. for exceeding its memory limit"
+    elif base == "FAILED" and exit_value:
+        text = f"the job failed in the scheduler with exit code {exit_value}"
+    return SchedulerState("failed", text, exit_value, raw=raw)
+
+
+class SlurmBackend(ClusterBackend):
+    name = "slurm"
+
+    def __init__(self, partition: str = "", native: str = "", timeout: float = 30.0) -> None:
+        self.partition = partition
+        self.native = native
+        self.timeout = timeout
+
+    def _run(self, args: list[str]) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=self.timeout, check=False)
+        except FileNotFoundError:
+            raise SubmitError(f"{args[0]} is not installed on the gateway host") from None
+        except subprocess.TimeoutExpired:
+            raise SubmitError(f"{args[0]} did not answer within {self.timeout:g} s", transient=True) from None
+
+    def sbatch_arguments(self, job: ClusterJob) -> list[str]:
+        args = ["sbatch", "--parsable", f"--job-name={job.name}", f"--output={job.log}", f"--error={job.log}",
+                f"--chdir={job.workdir}", "--export=ALL"]
+        if job.walltime:
+            args.append(f"--time={walltime_minutes(job.walltime)}")
+        if job.memory:
+            args.append(f"--mem={int(job.memory)}M")
+        if job.cpus:
+            args.append(f"--cpus-per-task={int(job.cpus)}")
+        partition = job.queue or self.partition
+        if partition:
+            args.append(f"--partition={partition}")
+        args += shlex.split(self.native) + shlex.split(job.native)
+        exports = [f"export {k}={shlex.quote(v)}" for k, v in job.environment.items()]
+        command = "exec " + " ".join(shlex.quote(part) for part in job.command)
+        return args + ["--wrap", "; ".join([*exports, command])]
+
+    def submit(self, job: ClusterJob) -> str:
+        result = self._run(self.sbatch_arguments(job))
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip()
+            raise SubmitError(f"sbatch: {message}", transient=is_transient(message))
+        job_id = result.stdout.strip().split(";", 1)[0]
+        if not job_id.isdigit():
+            raise SubmitError(f"sbatch answered something unexpected: {result.stdout.strip()!r}")
+        return job_id
+
+    def poll(self, ids: list[str]) -> dict[str, SchedulerState]:
+        if not ids:
+            return {}
+        wanted = set(ids)
+        states: dict[str, SchedulerState] = {}
+        listing = self._run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%r"])
+        if listing.returncode != 0:
+            raise SubmitError(f"squeue failed: {listing.stderr.strip()}", transient=True)
+        for line in listing.stdout.splitlines():
+            job_id, _, rest = line.partition("|")
+            state, _, reason = rest.partition("|")
+            if job_id in wanted:
+                states[job_id] = map_state(state, "", reason if reason not in ("None", "") else "")
+        missing = sorted(wanted - set(states), key=int)
+        if missing:
+            states.update(self._accounting(missing))
+        for job_id in wanted - set(states):
+            states[job_id] = SchedulerState("unknown", "the scheduler no longer knows the job")
+        return states
+
+    def _accounting(self, ids: list[str]) -> dict[str, SchedulerState]:
+        found: dict[str, SchedulerState] = {}
+        for extra in ([], ["-c"]):
+            query = ["sacct", *extra, "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", ",".join(ids)]
+            result = self._run(query)
+            if result.returncode != 0:
+                continue
+            for line in result.stdout.splitlines():
+                parts = line.split("|")
+                if len(parts) >= 3 and parts[0] in ids:
+                    found[parts[0]] = map_state(parts[1], parts[2])
+            if found:
+                break
+        return found
+
+    def cancel(self, job_id: str) -> None:
+        self._run(["scancel", job_id])
+
+    def find(self, name: str) -> str | None:
+        result = self._run(["squeue", "-h", "-t", "all", "-n", name, "-o", "%i"])
+        ids = result.stdout.split() if result.returncode == 0 else []
+        if not ids:
+            result = self._run(["sacct", "-c", "-n", "-P", "-X", "-o", "JobID,JobName"])
+            ids = [line.split("|")[0] for line in result.stdout.splitlines()
+                   if result.returncode == 0 and line.endswith("|" + name)]
+        return ids[-1] if ids else None
