@@ -17,8 +17,8 @@ def fresh_gateway(tmp_path):
     """A gateway of the test's own, for tests that configure, restart or kill it."""
     started = []
 
-    def start(config=None, workdir=None, port=None):
-        process = GatewayProcess(workdir or str(tmp_path / f"gw{len(started)}"), config, port).start()
+    def start(config=None, workdir=None, port=None, env=None):
+        process = GatewayProcess(workdir or str(tmp_path / f"gw{len(started)}"), config, port, env).start()
         started.append(process)
         return process
 

@@ -26,8 +26,10 @@ def free_port() -> int:
 class GatewayProcess:
     """``wpsgate serve`` in a subprocess, with its own work folder and configuration."""
 
-    def __init__(self, workdir: str, config: dict[str, Any] | None = None, port: int | None = None) -> None:
+    def __init__(self, workdir: str, config: dict[str, Any] | None = None, port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
+        self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.wps = self.base + "/wps"
@@ -49,7 +51,7 @@ class GatewayProcess:
     def start(self, timeout: float = 30) -> "GatewayProcess":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "wpsgate", "serve", "--config", self.config_path],
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -18,6 +18,20 @@ def _spin(request, response):
         time.sleep(0.05)
 
 
+def _hog(request, response):
+    response.update_status("allocating", 10)
+    chunks = []
+    for _ in range(40):  # up to 4 GB, 100 MB at a time, slowly enough for a sampling memory limit
+        chunks.append(b"\x01" * (100 * 1024 * 1024))
+        time.sleep(0.1)
+    response.outputs["output"].data = f"allocated {len(chunks) * 100} MB"
+
+
+def hog() -> Process:
+    return Process(_hog, "hog", "Use a lot of memory", store_supported=True, status_supported=True,
+                   outputs=[LiteralOutput("output", "how much", data_type="string")])
+
+
 def crash() -> Process:
     return Process(_crash, "crash", "Crash the worker", store_supported=True, status_supported=True,
                    outputs=[LiteralOutput("output", "never", data_type="string")])
@@ -29,4 +43,4 @@ def spin() -> Process:
                    outputs=[LiteralOutput("output", "never", data_type="string")])
 
 
-ALL = [*DEMO_PROCESSES, "tests.processes:crash", "tests.processes:spin"]
+ALL = [*DEMO_PROCESSES, "tests.processes:crash", "tests.processes:spin", "tests.processes:hog"]

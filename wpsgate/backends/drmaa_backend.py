@@ -173,19 +173,21 @@ def parse_qacct(text: str) -> SchedulerState:
             fields[key] = value.strip()
     failed = fields.get("failed", "0").split(":", 1)
     code = failed[0].strip()
-    exit_status = int(fields["exit_status"]) if fields.get("exit_status", "").isdigit() else None
+    detail = failed[1].strip() if len(failed) > 1 else ""
+    status_text = (fields.get("exit_status", "").split() or [""])[0]
+    exit_status = int(status_text) if status_text.isdigit() else None
     raw = f"failed={fields.get('failed', '')} exit_status={fields.get('exit_status', '')}"
+    if "h_rt" in detail or "wallclock" in detail:
+        return SchedulerState("failed", "the scheduler stopped the job at its walltime limit (h_rt)", exit_status,
+                              raw=raw)
+    if "vmem" in detail or "memory" in detail:
+        return SchedulerState("failed", "the job exceeded its memory limit", exit_status, raw=raw)
+    if exit_status is not None and exit_status > 128:
+        return SchedulerState("failed", f"the job was killed by signal {exit_status - 128}: cancelled in the "
+                                        "scheduler or stopped at one of its limits", exit_status, raw=raw)
     if code not in ("", "0"):
-        detail = failed[1].strip() if len(failed) > 1 else ""
-        if "h_rt" in detail or "wallclock" in detail:
-            reason = "the scheduler stopped the job at its walltime limit (h_rt)"
-        elif "vmem" in detail or "memory" in detail:
-            reason = "the job exceeded its memory limit"
-        else:
-            reason = f"the scheduler reports the job failed ({detail or 'failed ' + code})"
-        return SchedulerState("failed", reason, exit_status, raw=raw)
+        return SchedulerState("failed", f"the scheduler reports the job failed ({detail or 'failed ' + code})",
+                              exit_status, raw=raw)
     if exit_status not in (None, 0):
-        if exit_status > 128:
-            return SchedulerState("failed", f"the job was killed by signal {exit_status - 128}", exit_status, raw=raw)
         return SchedulerState("failed", f"the job exited with status {exit_status}", exit_status, raw=raw)
     return SchedulerState("done", exit_code=exit_status, raw=raw)
