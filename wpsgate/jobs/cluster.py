@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from ..backends.base import ClusterBackend, ClusterJob, SchedulerState, SubmitError
 from ..config import SchedulerConfig
+from ..exceptions import ServerBusy
 from ..process import Process
 from ..protocol.documents import ExceptionInfo, JobStatus, ResponseContext, render_execute_response
 from .folder import JobFolder, atomic_write
@@ -56,6 +57,7 @@ class ClusterSettings:
     nfs_grace: float
     native: str = ""
     queue: str = ""
+    maxjobs: int = 10000
     per_process: dict = field(default_factory=dict)
 
 
@@ -63,6 +65,7 @@ def settings_from_config(config: SchedulerConfig, key_path: str) -> ClusterSetti
     return ClusterSettings(key_path=key_path, python=config.python or sys.executable,
                            poll_interval=config.poll_interval, retries=config.submit_retries,
                            nfs_grace=config.nfs_grace, native=config.native, queue=config.queue,
+                           maxjobs=config.maxjobs,
                            per_process=dict(config.processes))
 
 
@@ -133,6 +136,9 @@ class ClusterEngine:
     async def submit(self, spec: JobSpec, process: Process, timeout: float, expire: float,
                      is_async: bool = True) -> JobOutcome | None:
         """Persist and submit; None when the scheduler took the job, else the failed outcome."""
+        if len(self.active) >= self.settings.maxjobs:
+            raise ServerBusy(f"{len(self.active)} jobs are unfinished on the scheduler, the most this gateway "
+                             "follows; try again later")
         spec.store = True
         await self.io_call(self._persist, spec, process, timeout, expire, is_async)
         job = self.cluster_job(spec, process, timeout)
