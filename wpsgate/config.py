@@ -19,6 +19,15 @@ import yaml
 ENV_PREFIX = "WPSGATE_"
 
 
+class EnvText(str):
+    """A value from the environment: the text as typed, and what YAML makes of it."""
+
+    def __new__(cls, raw: str, parsed: Any) -> "EnvText":
+        text = super().__new__(cls, raw)
+        text.parsed = parsed
+        return text
+
+
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key."""
 
@@ -29,7 +38,7 @@ def _size(value: Any, key: str) -> int:
         raise ConfigError(f"{key}: expected a size, got {value!r}")
     if isinstance(value, (int, float)):
         return int(value)
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)(i?b)?\s*", str(value), re.IGNORECASE)
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(value), re.IGNORECASE)
     if not match:
         raise ConfigError(f"{key}: {value!r} is not a size (e.g. 3mb, 512kb, 1gb)")
     factor = 1024 ** " kmgt".index(match.group(2).lower() or " ")
@@ -183,6 +192,9 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _convert(value: Any, hint: Any, key: str, is_size: bool = False) -> Any:
+    if isinstance(value, EnvText):
+        value = str(value) if hint is str or (get_origin(hint) is tuple and isinstance(value.parsed, str)) \
+            else value.parsed
     if is_size:
         return _size(value, key)
     origin = get_origin(hint)
@@ -218,7 +230,7 @@ def _convert(value: Any, hint: Any, key: str, is_size: bool = False) -> Any:
 
 def _build(cls: type, data: Mapping[str, Any], prefix: str) -> Any:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{prefix or 'configuration'}: expected a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'configuration'}: expected a mapping, got {type(data).__name__}")
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -273,7 +285,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = EnvText(raw, yaml.safe_load(raw) if raw.strip() else "")
         except yaml.YAMLError as exc:
             raise ConfigError(f"{name}: not a YAML value: {exc}") from None
         target = overrides

@@ -7,6 +7,7 @@ engine, synchronously or asynchronously.
 """
 from __future__ import annotations
 
+import dataclasses
 import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from .jobs.runner import JobOutcome, JobSpec
 from .process import Process
 from .protocol.documents import (DescriptionCache, JobStatus, ResponseContext, ServiceDescription,
                                  render_capabilities, render_execute_response)
-from .protocol.requests import DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest
+from .protocol.requests import BBoxValue, DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest
 
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 
@@ -68,6 +69,27 @@ def service_description(config: Config) -> ServiceDescription:
         contact_phone=meta.contact_phone, contact_email=meta.contact_email, contact_address=meta.contact_address,
         contact_city=meta.contact_city, contact_country=meta.contact_country, contact_role=meta.contact_role,
         languages=meta.languages)
+
+
+def typed_request(request: ExecuteRequest, inputs: dict[str, list[Any]]) -> ExecuteRequest:
+    """The request with each KVP input given the kind its declaration has, for the lineage echo."""
+    seen: dict[str, int] = {}
+    typed = []
+    for raw in request.inputs:
+        index = seen.get(raw.identifier, 0)
+        seen[raw.identifier] = index + 1
+        value = inputs[raw.identifier][index]
+        if raw.kind is None and raw.reference is None:
+            if value.kind == "complex":
+                raw = dataclasses.replace(raw, kind="complex", payload=value.raw_bytes(), text=None)
+            elif value.kind == "bbox":
+                box = value._value
+                raw = dataclasses.replace(raw, kind="bbox", text=None, bbox=BBoxValue(
+                    tuple(box.ll), tuple(box.ur), box.crs, box.dimensions))
+            else:
+                raw = dataclasses.replace(raw, kind="literal")
+        typed.append(raw)
+    return dataclasses.replace(request, inputs=tuple(typed))
 
 
 class WPSService:
@@ -138,7 +160,7 @@ class WPSService:
             service_instance=self.urls.capabilities, process_identifier=process.identifier,
             process_title=process.title, process_abstract=process.abstract, process_version=process.version,
             status_location=self.urls.status_document(uuid) if stored else None, language=language,
-            lineage=request.lineage, request=request,
+            lineage=request.lineage, request=typed_request(request, inputs) if request.lineage else request,
             output_titles={o.identifier: o.title for o in process.outputs})
         spec = JobSpec(uuid=uuid, process_identifier=process.identifier, request=request, inputs=inputs,
                        outputs=outputs, context=context, spool=self.config.spool,

@@ -116,9 +116,12 @@ def _bbox(declaration: Any, raw: RawInput) -> InputData:
     if dimensions is not None and dimensions != len(lower):
         raise InvalidParameterValue(f"bounding box of input {identifier} has {len(lower)} dimensions, "
                                     f"not {dimensions}", identifier)
-    if crs and crs not in declaration.crss:
-        raise InvalidParameterValue(f"crs {crs!r} of input {identifier} is not one of {', '.join(declaration.crss)}",
-                                    identifier)
+    if crs:
+        known = {c.lower(): c for c in declaration.crss}
+        if crs.lower() not in known:
+            raise InvalidParameterValue(f"crs {crs!r} of input {identifier} is not one of "
+                                        f"{', '.join(declaration.crss)}", identifier)
+        crs = known[crs.lower()]
     box = BoundingBox(lower, upper, crs or declaration.crss[0], len(lower))
     return InputData(identifier, "bbox", box)
 

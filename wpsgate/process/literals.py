@@ -7,13 +7,21 @@ behave identically.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 from urllib.parse import urlparse
 
 XSD = "http://www.w3.org/TR/xmlschema-2/#"
+# The xsd lexical spaces (ASCII digits only, no digit separators, no ISO 8601 basic or week forms).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(INF|inf|Infinity|infinity)|NaN|nan")
+_DATE = re.compile(r"-?[0-9]{4,}-[0-9]{2}-[0-9]{2}")
+_TIME = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+_DATETIME = re.compile(r"-?[0-9]{4,}-[0-9]{2}-[0-9]{2}T" + _TIME)
 
 
 class LiteralError(ValueError):
@@ -33,6 +41,8 @@ def _to_int(text: str) -> int:
     stripped = text.strip()
     if len(stripped) > 40:
         raise LiteralError("integer has too many digits")
+    if not _INTEGER.fullmatch(stripped):
+        raise LiteralError(f"{text!r} is not an integer")
     try:
         return int(stripped)
     except ValueError:
@@ -43,6 +53,8 @@ def _to_float(text: str) -> float:
     stripped = text.strip()
     if len(stripped) > 400:
         raise LiteralError("number is too long")
+    if not _FLOAT.fullmatch(stripped):
+        raise LiteralError(f"{text!r} is not a number")
     try:
         value = float(stripped)
     except ValueError:
@@ -67,6 +79,8 @@ def _to_non_negative(text: str) -> int:
 
 
 def _to_date(text: str) -> _dt.date:
+    if not _DATE.fullmatch(text.strip()):
+        raise LiteralError(f"{text!r} is not a date (YYYY-MM-DD)")
     try:
         return _dt.date.fromisoformat(text.strip())
     except ValueError:
@@ -79,6 +93,8 @@ def _iso(text: str) -> str:
 
 
 def _to_datetime(text: str) -> _dt.datetime:
+    if not _DATETIME.fullmatch(text.strip()):
+        raise LiteralError(f"{text!r} is not a dateTime (YYYY-MM-DDThh:mm:ss)")
     try:
         return _dt.datetime.fromisoformat(_iso(text))
     except ValueError:
@@ -214,8 +230,10 @@ def normalise_allowed_values(allowed: Any, dtype: LiteralType) -> tuple:
     result = []
     for item in allowed if isinstance(allowed, Iterable) and not isinstance(allowed, str) else [allowed]:
         if isinstance(item, (AllowedValue, ValuesReference)):
-            if isinstance(item, AllowedValue) and item.value is not None and isinstance(item.value, str) and dtype.name != "string":
-                item = AllowedValue(value=dtype.parse(item.value))
+            if isinstance(item, AllowedValue) and dtype.name != "string":
+                parsed = {name: dtype.parse(getattr(item, name)) for name in ("value", "minval", "maxval", "spacing")
+                          if isinstance(getattr(item, name), str)}
+                item = dataclasses.replace(item, **parsed) if parsed else item
             result.append(item)
         else:
             value = dtype.parse(item) if isinstance(item, str) and dtype.name != "string" else item

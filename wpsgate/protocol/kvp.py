@@ -113,9 +113,9 @@ def _split_structured(raw: str, locator: str) -> list[tuple[str, str, dict[str, 
     as generic URL libraries do) send no literal ``=``: such a value is decoded once
     for the query string, then per field (where ``+`` is then a literal plus).
     """
-    if "=" not in raw:
+    if not any(separator in raw for separator in "=;@"):
         whole = decode_field(raw, locator)
-        if "=" in whole:
+        if any(separator in whole for separator in "=;@"):
             return _split(whole, locator, lambda text, where: decode_field(text, where, plus_is_space=False))
     return _split(raw, locator, decode_field)
 

@@ -157,7 +157,7 @@ def _complex_payload(identifier: str, element: etree._Element) -> bytes:
         if len(children) > 1:
             raise InvalidParameterValue(f"ComplexData of input {identifier} has more than one root element",
                                         identifier)
-        return etree.tostring(children[0], encoding="UTF-8")
+        return etree.tostring(children[0], encoding="UTF-8", with_tail=False)
     return (element.text or "").encode("utf-8")
 
 
@@ -196,7 +196,7 @@ def _parse_reference(identifier: str, element: etree._Element) -> RawInput:
     body_element = element.find(wps("Body"))
     if body_element is not None:
         children = [child for child in body_element if isinstance(child.tag, str)]
-        body = etree.tostring(children[0], encoding="UTF-8") if children else (body_element.text or "").encode()
+        body = etree.tostring(children[0], encoding="UTF-8", with_tail=False) if children else (body_element.text or "").encode()
     body_reference = element.find(wps("BodyReference"))
     body_href = None
     if body_reference is not None:

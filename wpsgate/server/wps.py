@@ -6,12 +6,20 @@ from typing import Any
 
 import tornado.web
 
-from ..exceptions import OWSException, RequestTooLarge
+from ..exceptions import InvalidParameterValue, OWSException, RequestTooLarge
 from ..protocol.kvp import parse_kvp
 from ..protocol.xml_request import parse_xml
 from ..service import Answer
 from .errors import OWSHandler
 from .files import stream_file
+
+
+def query_text(query: str) -> str:
+    """The query string as text: Tornado decodes the request target as latin-1, clients send UTF-8."""
+    try:
+        return query.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameterValue("the query string is not valid UTF-8", "request") from None
 
 
 @tornado.web.stream_request_body
@@ -46,7 +54,10 @@ class WPSHandler(OWSHandler):
         self.chunks.append(chunk)
 
     async def get(self) -> None:
-        await self._answer(lambda: parse_kvp(self.request.query))
+        await self._answer(lambda: parse_kvp(query_text(self.request.query)))
+
+    async def head(self) -> None:
+        await self.get()
 
     async def post(self) -> None:
         if self.too_large:
