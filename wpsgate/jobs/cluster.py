@@ -28,6 +28,7 @@ from ..protocol.documents import ExceptionInfo, JobStatus, ResponseContext, rend
 from .folder import JobFolder, atomic_write
 from .jobfile import pack
 from .runner import JobOutcome, JobSpec
+from .serial import SerialExecutor
 from .status_reader import DocumentState, read_document_state
 from .store import JobRecord, JobStore, now
 
@@ -71,12 +72,12 @@ def settings_from_config(config: SchedulerConfig, key_path: str) -> ClusterSetti
 
 class ClusterEngine:
     def __init__(self, *, backend_factory: Callable[[], ClusterBackend], store: JobStore, spool: str, key: bytes,
-                 settings: ClusterSettings, io_call: Callable[..., Any]) -> None:
+                 settings: ClusterSettings, io: SerialExecutor) -> None:
         self.store = store
         self.spool = spool
         self.key = key
         self.settings = settings
-        self.io_call = io_call
+        self.io_call = io.call
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wpsgate-scheduler")
         self.backend_factory = backend_factory
         self.backend: ClusterBackend | None = None

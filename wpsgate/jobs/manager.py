@@ -14,7 +14,6 @@ import logging
 import os
 import pickle
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from ..backends.local import WorkerLost, WorkerPool
@@ -23,6 +22,7 @@ from ..protocol.documents import ExceptionInfo, JobStatus, render_execute_respon
 from .folder import JobFolder, atomic_write
 from .jobfile import JobFileError, pack, unpack
 from .runner import JobOutcome, JobSpec
+from .serial import SerialExecutor
 from .store import JobRecord, JobStore, now
 
 log = logging.getLogger("wpsgate.jobs")
@@ -30,7 +30,7 @@ log = logging.getLogger("wpsgate.jobs")
 
 class JobManager:
     def __init__(self, *, store: JobStore, pool: WorkerPool, spool: str, key: bytes, maxqueue: int,
-                 sync_wait: float, cleanup_interval: float = 60.0, cluster: Any = None,
+                 sync_wait: float, io: SerialExecutor, cleanup_interval: float = 60.0, cluster: Any = None,
                  sync_on_scheduler: Callable[[str], bool] = lambda identifier: False) -> None:
         self.store = store
         self.cluster = cluster
@@ -41,7 +41,7 @@ class JobManager:
         self.maxqueue = maxqueue
         self.sync_wait = sync_wait
         self.cleanup_interval = cleanup_interval
-        self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wpsgate-io")
+        self.io = io
         self.queue: collections.OrderedDict[str, tuple[JobSpec, float]] = collections.OrderedDict()
         self.queue_event = asyncio.Event()
         self.running: dict[str, asyncio.Task] = {}
@@ -66,11 +66,15 @@ class JobManager:
         await asyncio.gather(*self._tasks, *self.running.values(), return_exceptions=True)
         if self.cluster is not None:
             await self.cluster.close()
-        self.io.shutdown(wait=True)
+        self.io.shutdown()
 
     def io_call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self.io, lambda: function(*args, **kwargs))
+        """Ordered database and job-folder work, on the I/O thread."""
+        return self.io.call(function, *args, **kwargs)
+
+    def read(self, function: Callable[..., Any], *args: Any) -> "asyncio.Future[Any]":
+        """A database read for the job API: any worker thread (SQLite in WAL mode reads beside the writer)."""
+        return asyncio.get_running_loop().run_in_executor(None, lambda: function(*args))
 
     # --- sync ---------------------------------------------------------------------------------------------
 
@@ -173,7 +177,7 @@ class JobManager:
         pending = uuid in self._progress
         self._progress[uuid] = (message, percent)
         if not pending:
-            self.io.submit(self._flush_progress, uuid)
+            self.io.post(self._flush_progress, uuid)
 
     def _flush_progress(self, uuid: str) -> None:
         message, percent = self._progress.pop(uuid, ("", 0))

@@ -16,6 +16,7 @@ from ..config import Config
 from ..jobs.cluster import ClusterEngine, settings_from_config
 from ..jobs.jobfile import load_or_create_key
 from ..jobs.manager import JobManager
+from ..jobs.serial import SerialExecutor
 from ..jobs.staging import Stager
 from ..jobs.store import JobStore
 from ..registry import load_processes
@@ -76,13 +77,12 @@ async def build_gateway(config: Config) -> Gateway:
     store = JobStore(config.database_url)
     pool = WorkerPool(config.processing.workers, config.processes)
     await pool.start()
-    cluster = make_cluster_engine(config, store, key) if config.processing.mode != "local" else None
+    io = SerialExecutor()
+    cluster = make_cluster_engine(config, store, key, io) if config.processing.mode != "local" else None
     engine = JobManager(store=store, pool=pool, spool=config.spool, key=key, maxqueue=config.processing.maxqueue,
-                        sync_wait=config.processing.sync_wait,
+                        sync_wait=config.processing.sync_wait, io=io,
                         cleanup_interval=config.processing.cleanup_interval, cluster=cluster,
                         sync_on_scheduler=lambda identifier: sync_mode(config, identifier) == "scheduler")
-    if cluster is not None:
-        cluster.io_call = engine.io_call
     await engine.start()
     urls = Urls(config.server.base_url)
     stager = Stager(spool=config.spool, own_base_url=urls.base, allowed_paths=config.server.allowedinputpaths,
@@ -107,10 +107,10 @@ def make_backend_factory(config: Config) -> Callable[[], ClusterBackend]:
     return lambda: DrmaaBackend(library=scheduler.drmaa_library, native=scheduler.native, queue=scheduler.queue)
 
 
-def make_cluster_engine(config: Config, store: JobStore, key: bytes) -> ClusterEngine:
+def make_cluster_engine(config: Config, store: JobStore, key: bytes, io: SerialExecutor) -> ClusterEngine:
     key_path = os.path.join(config.workdir, "job.key")
     return ClusterEngine(backend_factory=make_backend_factory(config), store=store, spool=config.spool, key=key,
-                         settings=settings_from_config(config.scheduler, key_path), io_call=None)
+                         settings=settings_from_config(config.scheduler, key_path), io=io)
 
 
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls) -> tornado.web.Application:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import mimetypes
 import os
-from typing import Any
 
 import tornado.web
 from tornado import httputil
 from tornado.iostream import StreamClosedError
+
+from ..process.formats import FORMATS
 
 CHUNK = 256 * 1024
 
@@ -83,12 +85,8 @@ async def stream_file(handler: tornado.web.RequestHandler, path: str, include_bo
     handler.finish()
 
 
-def content_type_for(name: str, known: dict[str, str] | None = None) -> str:
+def content_type_for(name: str) -> str:
     """The Content-Type of an output file, from our formats table first, then the system's."""
-    import mimetypes
-
-    from ..process.formats import FORMATS
-
     extension = os.path.splitext(name)[1].lower()
     for fmt in vars(FORMATS).values():
         if fmt.extension == extension:

@@ -107,7 +107,7 @@ class JobListHandler(JSONHandler):
             except ValueError:
                 self.write_json({"error": "cursor is not valid", "status": 400}, 400)
                 return
-        records = await self.engine.io_call(self.engine.store.list, limit, offset if not before else 0,
+        records = await self.engine.read(self.engine.store.list, limit, offset if not before else 0,
                                             statuses, process, before)
         next_cursor = None
         if len(records) == limit:
@@ -125,7 +125,7 @@ class JobHandler(JSONHandler):
         self.urls = urls
 
     async def get(self, uuid: str) -> None:
-        record = await self.engine.io_call(self.engine.store.get, uuid) if is_job_id(uuid) else None
+        record = await self.engine.read(self.engine.store.get, uuid) if is_job_id(uuid) else None
         if record is None:
             self.write_json({"error": f"no job {uuid}", "status": 404}, 404)
             return
