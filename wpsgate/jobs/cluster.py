@@ -16,7 +16,6 @@ import os
 import pickle
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -78,7 +77,7 @@ class ClusterEngine:
         self.key = key
         self.settings = settings
         self.io_call = io.call
-        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wpsgate-scheduler")
+        self.thread = SerialExecutor("wpsgate-scheduler")  # every backend call, e.g. one DRMAA session
         self.backend_factory = backend_factory
         self.backend: ClusterBackend | None = None
         self.active: dict[str, Tracked] = {}
@@ -86,7 +85,7 @@ class ClusterEngine:
         self.name = ""
 
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.thread, lambda: function(*args))
+        return await self.thread.call(function, *args)
 
     async def start(self) -> None:
         """Open the backend (its one thread, e.g. one DRMAA session) and start the monitor."""
@@ -100,7 +99,7 @@ class ClusterEngine:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.backend is not None:
             await self.call(self.backend.close)
-        self.thread.shutdown(wait=True)
+        self.thread.shutdown()
 
     # --- submission ---------------------------------------------------------------------------------------
 
