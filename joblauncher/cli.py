@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Sequence
 
-from .launch import EXIT_REFUSED, EXIT_USAGE, job_folder, load_job, load_record, read_key, run_folder
+from .launch import EXIT_REFUSED, EXIT_UNLOADABLE, EXIT_USAGE, job_folder, load_job, load_record, read_key, run_folder
 
 DEFAULT_KEY_ENV = "WPSGATE_JOB_KEY"
 
@@ -34,7 +34,11 @@ def inspect(folder_path: str, key_path: str) -> int:
     """Print the job's process, inputs, outputs and state as JSON (loads the job, never runs it)."""
     folder = job_folder(folder_path)
     record = load_record(folder, read_key(key_path))
-    job = load_job(folder, record)
+    try:
+        job = load_job(folder, record)
+    except Exception as exc:  # e.g. a module missing here: say so, as the run would
+        print(f"joblauncher: the job could not be loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNLOADABLE
     spec = job.spec
     status = "missing"
     try:

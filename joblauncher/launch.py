@@ -82,7 +82,10 @@ def _now() -> _dt.datetime:
 
 
 def _peak_memory_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    """The larger of this process's peak and its largest child's (a handler may run external tools)."""
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return round(peak / 1024.0, 1)
 
 
 def write_failure(folder: JobFolder, context: Any, message: str) -> None:
@@ -99,6 +102,14 @@ class _Signals:
     def install(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._handle)
+
+    def ignore(self) -> None:
+        """Record later signals without raising (the job is over; only the bookkeeping remains)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._record)
+
+    def _record(self, signum: int, _frame: Any) -> None:
+        self.received = self.received or signum
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.received is not None:
@@ -117,6 +128,9 @@ def run_folder(path: str, key_path: str, log: Any = sys.stderr) -> int:
     try:
         folder = job_folder(path)
         record = load_record(folder, read_key(key_path))
+    except JobInterrupted as exc:
+        print(f"joblauncher: {exc}", file=log)
+        return 128 + (signals.received or signal.SIGTERM)
     except JobFileError as exc:
         print(f"joblauncher: job refused: {exc}", file=log)
         _final_record_if_possible(path, {"state": "refused", "exit": EXIT_REFUSED, "message": f"job refused: {exc}",
@@ -137,7 +151,9 @@ def run_folder(path: str, key_path: str, log: Any = sys.stderr) -> int:
                              "host": socket.gethostname()})
         return EXIT_UNLOADABLE
     job.spec.store = True  # on a node the status document is the only way back
+    job.spec.spool = os.path.dirname(folder.path)  # the folder we were given, wherever the spool is mounted
     outcome = run_job(job.process, job.spec)
+    signals.ignore()  # the documents are written: a late signal must not tear the final record
     exit_code = EXIT_OK if outcome.state == "succeeded" else EXIT_FAILED
     if signals.received is not None:
         exit_code = 128 + signals.received

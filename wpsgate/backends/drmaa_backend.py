@@ -13,7 +13,7 @@ import subprocess
 import time
 from typing import Any
 
-from .base import ClusterBackend, ClusterJob, SchedulerState, SubmitError, hms
+from .base import ClusterBackend, ClusterJob, SchedulerState, SubmitError, hms, walltime_minutes
 
 
 class DrmaaBackend(ClusterBackend):
@@ -40,15 +40,17 @@ class DrmaaBackend(ClusterBackend):
         if self.is_grid_engine:
             if job.walltime:
                 parts.append(f"-l h_rt={hms(job.walltime)}")
-            if job.memory:
-                parts.append(f"-l h_vmem={int(job.memory)}M")
+            if job.memory:  # per slot: Grid Engine multiplies h_vmem by the slots granted
+                slots = int(job.cpus) if job.cpus and job.cpus > 1 else 1
+                parts.append(f"-l h_vmem={-(-int(job.memory) // slots)}M")
             if job.cpus and job.cpus > 1:
                 parts.append(f"-pe smp {int(job.cpus)}")
             if job.queue or self.queue:
                 parts.append(f"-q {job.queue or self.queue}")
         else:  # slurm-drmaa takes sbatch options
             if job.walltime:
-                parts.append(f"--time={max(1, int((job.walltime + 59) // 60))}")
+                minutes = walltime_minutes(job.walltime)  # slurm-drmaa reads --time as hours:minutes
+                parts.append(f"--time={minutes // 60}:{minutes % 60:02d}")
             if job.memory:
                 parts.append(f"--mem={int(job.memory)}")
             if job.cpus:

@@ -6,6 +6,8 @@ job completion log is kept).
 """
 from __future__ import annotations
 
+import os
+import pwd
 import shlex
 import subprocess
 
@@ -62,6 +64,7 @@ class SlurmBackend(ClusterBackend):
     name = "slurm"
 
     def __init__(self, partition: str = "", native: str = "", timeout: float = 30.0) -> None:
+        self.user = pwd.getpwuid(os.getuid()).pw_name  # jobs are submitted as, and listed for, this account
         self.partition = partition
         self.native = native
         self.timeout = timeout
@@ -106,7 +109,7 @@ class SlurmBackend(ClusterBackend):
             return {}
         wanted = set(ids)
         states: dict[str, SchedulerState] = {}
-        listing = self._run(["squeue", "-h", "-t", "all", "-o", "%i|%T|%r"])
+        listing = self._run(["squeue", "-h", "-t", "all", "-u", self.user, "-o", "%i|%T|%r"])
         if listing.returncode != 0:
             raise SubmitError(f"squeue failed: {listing.stderr.strip()}", transient=True)
         for line in listing.stdout.splitlines():

@@ -53,8 +53,8 @@ def verify(key: bytes, uuid: str, data: bytes) -> bytes:
     header, newline, payload = data.partition(b"\n")
     if not newline or not header.startswith(MAGIC + b" "):
         raise JobFileError("the job file is not signed (no signature header)")
-    signature = header[len(MAGIC) + 1:].decode("ascii", errors="replace")
-    if not hmac.compare_digest(signature, _mac(key, uuid, payload)):
+    signature = header[len(MAGIC) + 1:]
+    if not hmac.compare_digest(signature, _mac(key, uuid, payload).encode("ascii")):
         raise JobFileError("the job file's signature does not verify (modified, truncated, "
                            "signed with another key, or not in its own job folder)")
     return payload
