@@ -32,6 +32,31 @@ def hog() -> Process:
                    outputs=[LiteralOutput("output", "how much", data_type="string")])
 
 
+def _tally(request, response):
+    """Append the job's uuid to a file: a job that runs twice shows up twice."""
+    with open(request.inputs["path"][0].data, "a") as handle:
+        handle.write(request.uuid + "\n")
+    time.sleep(float(request.inputs["delay"][0].data))
+    response.outputs["output"].data = request.uuid
+
+
+def tally() -> Process:
+    return Process(_tally, "tally", "Count runs", store_supported=True, status_supported=True,
+                   inputs=[LiteralInput("path", "file to append to", data_type="string"),
+                           LiteralInput("delay", "seconds", data_type="float", default=0.05, min_occurs=0)],
+                   outputs=[LiteralOutput("output", "the job's uuid", data_type="string")])
+
+
+def _sigkill(request, response):
+    response.update_status("about to be killed", 10)
+    os.kill(os.getpid(), 9)
+
+
+def sigkill() -> Process:
+    return Process(_sigkill, "sigkill", "Die by SIGKILL", store_supported=True, status_supported=True,
+                   outputs=[LiteralOutput("output", "never", data_type="string")])
+
+
 def crash() -> Process:
     return Process(_crash, "crash", "Crash the worker", store_supported=True, status_supported=True,
                    outputs=[LiteralOutput("output", "never", data_type="string")])
@@ -43,4 +68,5 @@ def spin() -> Process:
                    outputs=[LiteralOutput("output", "never", data_type="string")])
 
 
-ALL = [*DEMO_PROCESSES, "tests.processes:crash", "tests.processes:spin", "tests.processes:hog"]
+ALL = [*DEMO_PROCESSES, "tests.processes:crash", "tests.processes:spin", "tests.processes:hog",
+       "tests.processes:tally", "tests.processes:sigkill"]

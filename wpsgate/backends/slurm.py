@@ -54,7 +54,7 @@ def map_state(state: str, exit_code: str = "", reason: str = "") -> SchedulerSta
         return SchedulerState("done", exit_code=exit_value, raw=raw)
     text = _REASONS.get(base, f"the scheduler reports state {base or 'unknown'}")
     if base == "FAILED" and signal == "9":
-        text = "the job was killed by the scheduler (signal 9), e.g. for exceeding its memory limit"
+        text = "the job was killed by signal 9 (a scheduler limit such as memory, an operator, or the node)"
     elif base == "FAILED" and exit_value:
         text = f"the job failed in the scheduler with exit code {exit_value}"
     return SchedulerState("failed", text, exit_value, raw=raw)
@@ -117,9 +117,10 @@ class SlurmBackend(ClusterBackend):
             state, _, reason = rest.partition("|")
             if job_id in wanted:
                 states[job_id] = map_state(state, "", reason if reason not in ("None", "") else "")
-        missing = sorted(wanted - set(states), key=int)
-        if missing:
-            states.update(self._accounting(missing))
+        # squeue knows no exit codes: ask accounting about ended jobs too (one call for all of them)
+        ask = sorted((wanted - set(states)) | {i for i, st in states.items() if st.finished}, key=int)
+        if ask:
+            states.update(self._accounting(ask))
         for job_id in wanted - set(states):
             states[job_id] = SchedulerState("unknown", "the scheduler no longer knows the job")
         return states

@@ -1,0 +1,183 @@
+"""Faults on each backend: the gateway crashing mid-burst, the scheduler's controller going away,
+the joblauncher killed on the node. Nothing is lost, nothing runs twice, every job ends truthfully."""
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+
+import pytest
+import requests
+from lxml import etree
+
+from .gateway import NS, literal_outputs
+from .processes import ALL
+from .schedulers import REPO, gridengine_env, require
+from .schemas import assert_valid
+
+MODES = {"local": None, "slurm": "slurm", "drmaa": "gridengine"}
+
+
+def config_for(mode):
+    config = {"processing": {"mode": mode, "parallelprocesses": 2}, "processes": ALL}
+    if mode != "local":
+        config["scheduler"] = {"poll_interval": 0.5, "nfs_grace": 2.0, "submit_retries": 3}
+    return config
+
+
+def env_for(mode):
+    return gridengine_env() if mode == "drmaa" else {}
+
+
+def submit(gateway, identifier, inputs="", **params):
+    response = gateway.execute(identifier, inputs, storeExecuteResponse="true", **params)
+    assert response.status_code == 200, response.text
+    root = assert_valid(response.content)
+    return root
+
+
+def status_of(document):
+    return etree.QName(document.find("wps:Status", NS)[0]).localname
+
+
+def failure_text(document):
+    return document.findtext("wps:Status/wps:ProcessFailed/ows:ExceptionReport/ows:Exception/ows:ExceptionText",
+                             namespaces=NS) or ""
+
+
+def job(gateway, uuid):
+    return gateway.session.get(f"{gateway.base}/status/{uuid}", timeout=10).json()
+
+
+def wait_for(predicate, timeout, message):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_gateway_killed_mid_burst_loses_nothing_and_runs_nothing_twice(fresh_gateway, tmp_path, mode):
+    if MODES[mode]:
+        require(MODES[mode])
+    tally = tmp_path / "tally.txt"
+    tally.touch()
+    workdir = str(tmp_path / "gw")
+    gateway = fresh_gateway(config_for(mode), workdir=workdir, env=env_for(mode))
+    accepted, lock, stop = [], threading.Lock(), threading.Event()
+    inputs = f"path={tally};delay=0.3"
+
+    def submitter():
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                response = session.get(gateway.wps, timeout=10, params={
+                    "service": "WPS", "request": "Execute", "version": "1.0.0", "identifier": "tally",
+                    "DataInputs": inputs, "storeExecuteResponse": "true"})
+            except requests.RequestException:
+                return  # the gateway is gone: this request was never accepted
+            if response.status_code == 200 and b"ProcessAccepted" in response.content:
+                with lock:
+                    accepted.append(etree.fromstring(response.content).get("statusLocation"))
+
+    threads = [threading.Thread(target=submitter) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(accepted) >= 24, 60, "the burst did not get going")
+    gateway.kill()
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+    restarted = fresh_gateway(config_for(mode), workdir=workdir, port=gateway.port, env=env_for(mode))
+    outcomes = {}
+    for location in accepted:
+        final = restarted.wait_final(location, timeout=180)
+        uuid = location.rsplit("/", 1)[1][:-4]
+        outcomes[uuid] = (status_of(final), failure_text(final), literal_outputs(final))
+    runs = Counter(tally.read_text().split())
+    assert max(runs.values(), default=0) <= 1, [u for u, n in runs.items() if n > 1]  # nothing ran twice
+    for uuid, (state, reason, outputs) in outcomes.items():
+        if state == "ProcessSucceeded":
+            assert outputs == {"output": uuid} and runs[uuid] == 1
+        else:
+            # only the local pool loses a running job with its gateway, and it says so
+            assert mode == "local" and "gateway restarted" in reason, (uuid, state, reason)
+    succeeded = sum(1 for s, _, _ in outcomes.values() if s == "ProcessSucceeded")
+    assert succeeded >= len(outcomes) - 2 * 2, outcomes  # at most the jobs running on the 2 workers
+    listing = restarted.session.get(restarted.base + "/status/", params={"process": "tally", "limit": 1000},
+                                    timeout=10).json()["jobs"]
+    assert {j["uuid"] for j in listing} >= set(outcomes)
+
+
+def _controller(scheduler):
+    """(pid file, start script, environment) of a scheduler's controller daemon."""
+    if scheduler == "slurm":
+        return "/run/slurmctld.pid", "slurm-start.sh", {}
+    return "/var/spool/gridengine/qmaster/qmaster.pid", "gridengine-start.sh", gridengine_env()
+
+
+def _stop_controller(scheduler):
+    pid_file, _, _ = _controller(scheduler)
+    with open(pid_file) as handle:
+        pid = int(handle.read().split()[0])
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 60, f"the {scheduler} controller did not stop")
+
+
+def _start_controller(scheduler):
+    _, script, env = _controller(scheduler)
+    subprocess.run(["bash", os.path.join(REPO, "slurm-demo", script)], check=True, timeout=180,
+                   capture_output=True, env={**os.environ, **env})
+
+
+@pytest.mark.parametrize("mode", ["slurm", "drmaa"])
+def test_scheduler_controller_outage(fresh_gateway, mode):
+    scheduler = MODES[mode]
+    require(scheduler)
+    gateway = fresh_gateway(config_for(mode), env=env_for(mode))
+    running = submit(gateway, "sleep", "delay=2", status="true").get("statusLocation")
+    uuid = running.rsplit("/", 1)[1][:-4]
+    wait_for(lambda: job(gateway, uuid)["status"] == "started", 90, "the job never started")
+    _stop_controller(scheduler)
+    try:
+        capabilities = gateway.get(service="WPS", request="GetCapabilities")
+        assert capabilities.status_code == 200
+        during = submit(gateway, "hello", "name=outage")  # retried, then failed cleanly: never left hanging
+        state = status_of(during)
+        if state == "ProcessFailed":
+            assert "could not be reached" in failure_text(during) or "scheduler" in failure_text(during)
+        else:
+            assert state == "ProcessAccepted"
+        time.sleep(3)  # several monitor rounds without a scheduler
+        assert job(gateway, uuid)["status"] in ("accepted", "started", "succeeded")  # never wrongly failed
+    finally:
+        _start_controller(scheduler)
+    final = gateway.wait_final(running, timeout=120)
+    assert literal_outputs(final) == {"sleep_output": "done sleeping"}, failure_text(final)
+    after = submit(gateway, "hello", "name=after").get("statusLocation")
+    assert literal_outputs(gateway.wait_final(after, timeout=90)) == {"output": "Hello after"}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_joblauncher_killed_with_sigkill(fresh_gateway, mode):
+    if MODES[mode]:
+        require(MODES[mode])
+    gateway = fresh_gateway(config_for(mode), env=env_for(mode))
+    if mode == "local":
+        location = submit(gateway, "sigkill", status="true").get("statusLocation")
+    else:
+        location = submit(gateway, "spin", status="true").get("statusLocation")
+        uuid = location.rsplit("/", 1)[1][:-4]
+        wait_for(lambda: job(gateway, uuid)["status"] == "started", 90, "the job never started")
+        pids = wait_for(lambda: subprocess.run(["pgrep", "-f", f"joblauncher.*{uuid}"], capture_output=True,
+                                               text=True).stdout.split(), 30, "no joblauncher process found")
+        for pid in pids:
+            os.kill(int(pid), signal.SIGKILL)
+    final = gateway.wait_final(location, timeout=90)
+    text = failure_text(final)
+    assert status_of(final) == "ProcessFailed"
+    assert "signal 9" in text or "killed" in text, text
