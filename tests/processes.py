@@ -32,6 +32,17 @@ def hog() -> Process:
                    outputs=[LiteralOutput("output", "how much", data_type="string")])
 
 
+def _chatty(request, response):
+    print("to stdout from the handler", flush=True)
+    os.system("echo to stderr from a child process >&2")
+    raise RuntimeError("chatty failed on purpose")
+
+
+def chatty() -> Process:
+    return Process(_chatty, "chatty", "Print and fail", store_supported=True, status_supported=True,
+                   outputs=[LiteralOutput("output", "never", data_type="string")])
+
+
 def _tally(request, response):
     """Append the job's uuid to a file: a job that runs twice shows up twice."""
     with open(request.inputs["path"][0].data, "a") as handle:
@@ -69,4 +80,4 @@ def spin() -> Process:
 
 
 ALL = [*DEMO_PROCESSES, "tests.processes:crash", "tests.processes:spin", "tests.processes:hog",
-       "tests.processes:tally", "tests.processes:sigkill"]
+       "tests.processes:tally", "tests.processes:sigkill", "tests.processes:chatty"]

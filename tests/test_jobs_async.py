@@ -1,4 +1,5 @@
 """The job engine on the local pool: async jobs, status documents, timeouts, queue, dismiss, restart."""
+import json
 import os
 import threading
 import time
@@ -245,3 +246,18 @@ def test_restart_fails_running_jobs_and_resumes_queued_ones(fresh_gateway, tmp_p
     records = [restarted.session.get(restarted.base + "/status/" + uuid_of(loc), timeout=5).json()
                for loc in queued]
     assert [r["status"] for r in records] == ["succeeded"] * 3
+
+
+def test_job_output_and_traceback_are_kept_with_the_job(fresh_gateway):
+    gateway = fresh_gateway({"processes": ALL})
+    location = submit(gateway, "chatty")
+    final = gateway.wait_final(location)
+    assert "chatty failed on purpose" in etree.tostring(final).decode()
+    folder = os.path.join(gateway.workdir, "spool", uuid_of(location))
+    with open(os.path.join(folder, "job.log")) as handle:
+        log = handle.read()
+    assert "to stdout from the handler" in log and "to stderr from a child process" in log
+    with open(os.path.join(folder, "result.json")) as handle:
+        record = json.load(handle)
+    assert record["state"] == "failed" and "RuntimeError" in record["traceback"]
+    assert "to stdout from the handler" not in gateway.log()  # not mixed into the gateway's own log

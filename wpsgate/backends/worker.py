@@ -8,12 +8,15 @@ on a compute node.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
+import sys
 from multiprocessing.connection import Connection
-from typing import Sequence
+from typing import Iterator, Sequence
 
+from ..jobs.folder import JobFolder
 from ..jobs.runner import run_job
 from ..registry import load_processes
 
@@ -34,5 +37,27 @@ def worker_main(connection: Connection, process_paths: Sequence[str]) -> None:
         def progress(message: str, percent: int, uuid: str = spec.uuid) -> None:
             connection.send(("progress", uuid, message, percent))
 
-        outcome = run_job(process, spec, progress)
+        with captured_output(JobFolder(spec.spool, spec.uuid).create().log):
+            outcome = run_job(process, spec, progress)
         connection.send(("done", spec.uuid, outcome))
+
+
+@contextlib.contextmanager
+def captured_output(path: str) -> Iterator[None]:
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so child processes' output
+    too) to the job's log while its handler runs, as a scheduler does on a compute node."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log):
+            os.close(fd)
