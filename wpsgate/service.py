@@ -18,8 +18,8 @@ from .jobs.inputs import convert_inputs
 from .jobs.outputs import resolve_outputs
 from .jobs.runner import JobOutcome, JobSpec
 from .process import Process
-from .protocol.documents import (DescriptionCache, JobStatus, ResponseContext, ServiceDescription,
-                                 render_capabilities, render_execute_response)
+from .protocol.documents import (DescriptionCache, JobStatus, ResponseContext, render_capabilities,
+                                 render_execute_response)
 from .protocol.requests import BBoxValue, DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest
 
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -60,17 +60,6 @@ class Urls:
         return f"{self.base}/outputs/{uuid}/"
 
 
-def service_description(config: Config) -> ServiceDescription:
-    meta = config.metadata
-    return ServiceDescription(
-        title=meta.title, abstract=meta.abstract, keywords=meta.keywords, fees=meta.fees,
-        access_constraints=meta.access_constraints, provider_name=meta.provider_name,
-        provider_url=meta.provider_url, contact_name=meta.contact_name, contact_position=meta.contact_position,
-        contact_phone=meta.contact_phone, contact_email=meta.contact_email, contact_address=meta.contact_address,
-        contact_city=meta.contact_city, contact_country=meta.contact_country, contact_role=meta.contact_role,
-        languages=meta.languages)
-
-
 def typed_request(request: ExecuteRequest, inputs: dict[str, list[Any]]) -> ExecuteRequest:
     """The request with each KVP input given the kind its declaration has, for the lineage echo."""
     seen: dict[str, int] = {}
@@ -101,9 +90,8 @@ class WPSService:
         self.engine = engine
         self.urls = urls
         self.languages = config.metadata.languages
-        description = service_description(config)
         max_mb = config.server.maxsingleinputsize / (1024 * 1024)
-        self._capabilities = {lang: render_capabilities(description, list(processes.values()), urls.wps, lang)
+        self._capabilities = {lang: render_capabilities(config.metadata, list(processes.values()), urls.wps, lang)
                               for lang in self.languages}
         self._descriptions = {lang: DescriptionCache(list(processes.values()), lang, max_mb)
                               for lang in self.languages}

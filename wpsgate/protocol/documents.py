@@ -86,28 +86,6 @@ def render_exception_report(code: str, text: str, locator: str | None = None, la
 
 # --- capabilities -----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ServiceDescription:
-    """What GetCapabilities says about the service (from configuration)."""
-
-    title: str
-    abstract: str = ""
-    keywords: tuple[str, ...] = ()
-    fees: str = "NONE"
-    access_constraints: str = "NONE"
-    provider_name: str = ""
-    provider_url: str = ""
-    contact_name: str = ""
-    contact_position: str = ""
-    contact_phone: str = ""
-    contact_email: str = ""
-    contact_address: str = ""
-    contact_city: str = ""
-    contact_country: str = ""
-    contact_role: str = ""
-    languages: tuple[str, ...] = ("en-US",)
-
-
 def _description(parent: etree._Element, identifier: str, title: str, abstract: str,
                  metadata: Iterable[Any] = ()) -> None:
     _sub(parent, ows("Identifier"), identifier)
@@ -123,8 +101,10 @@ def _description(parent: etree._Element, identifier: str, title: str, abstract: 
         _sub(parent, ows("Metadata"), **attrib)
 
 
-def render_capabilities(service: ServiceDescription, processes: Sequence[Any], wps_url: str,
+def render_capabilities(service: Any, processes: Sequence[Any], wps_url: str,
                         language: str | None = None) -> bytes:
+    """The Capabilities document; ``service`` is the configuration's metadata section
+    (wpsgate.config.MetadataConfig: title, abstract, keywords, provider and contact fields, languages)."""
     root = _root(wps("Capabilities"), "wpsGetCapabilities_response.xsd", language or service.languages[0],
                  updateSequence="1")
     ident = _sub(root, ows("ServiceIdentification"))
