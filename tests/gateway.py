@@ -102,6 +102,10 @@ class GatewayProcess:
         query.update(params)
         return self.get(**query)
 
+    def job(self, uuid: str) -> dict[str, Any]:
+        """The job's record from the JSON status API."""
+        return self.session.get(f"{self.base}/status/{uuid}", timeout=10).json()
+
     def wait_final(self, status_location: str, timeout: float = 60) -> etree._Element:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -111,6 +115,31 @@ class GatewayProcess:
                 return document
             time.sleep(0.1)
         raise AssertionError(f"job at {status_location} did not finish within {timeout} s")
+
+
+def wait_for(predicate: Any, timeout: float, message: str) -> Any:
+    """Poll ``predicate`` until it returns something true (returned), or fail with ``message``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+def status_of(document: etree._Element) -> str:
+    """ProcessAccepted, ProcessStarted, ProcessSucceeded or ProcessFailed."""
+    return etree.QName(document.find("wps:Status", NS)[0]).localname
+
+
+def failure_text(document: etree._Element) -> str:
+    return document.findtext("wps:Status/wps:ProcessFailed/ows:ExceptionReport/ows:Exception/ows:ExceptionText",
+                             namespaces=NS) or ""
+
+
+def uuid_of(status_location: str) -> str:
+    return status_location.rsplit("/", 1)[1][:-4]
 
 
 def exception_of(response: requests.Response) -> tuple[str, str | None, str]:

@@ -11,7 +11,7 @@ import pytest
 import requests
 from lxml import etree
 
-from .gateway import NS, literal_outputs
+from .gateway import failure_text, literal_outputs, status_of, uuid_of, wait_for
 from .processes import ALL
 from .schedulers import REPO, gridengine_env, require
 from .schemas import assert_valid
@@ -35,29 +35,6 @@ def submit(gateway, identifier, inputs="", **params):
     assert response.status_code == 200, response.text
     root = assert_valid(response.content)
     return root
-
-
-def status_of(document):
-    return etree.QName(document.find("wps:Status", NS)[0]).localname
-
-
-def failure_text(document):
-    return document.findtext("wps:Status/wps:ProcessFailed/ows:ExceptionReport/ows:Exception/ows:ExceptionText",
-                             namespaces=NS) or ""
-
-
-def job(gateway, uuid):
-    return gateway.session.get(f"{gateway.base}/status/{uuid}", timeout=10).json()
-
-
-def wait_for(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(message)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -96,7 +73,7 @@ def test_gateway_killed_mid_burst_loses_nothing_and_runs_nothing_twice(fresh_gat
     outcomes = {}
     for location in accepted:
         final = restarted.wait_final(location, timeout=180)
-        uuid = location.rsplit("/", 1)[1][:-4]
+        uuid = uuid_of(location)
         outcomes[uuid] = (status_of(final), failure_text(final), literal_outputs(final))
     runs = Counter(tally.read_text().split())
     assert max(runs.values(), default=0) <= 1, [u for u, n in runs.items() if n > 1]  # nothing ran twice
@@ -140,8 +117,8 @@ def test_scheduler_controller_outage(fresh_gateway, mode):
     require(scheduler)
     gateway = fresh_gateway(config_for(mode), env=env_for(mode))
     running = submit(gateway, "sleep", "delay=2", status="true").get("statusLocation")
-    uuid = running.rsplit("/", 1)[1][:-4]
-    wait_for(lambda: job(gateway, uuid)["status"] == "started", 90, "the job never started")
+    uuid = uuid_of(running)
+    wait_for(lambda: gateway.job(uuid)["status"] == "started", 90, "the job never started")
     _stop_controller(scheduler)
     try:
         capabilities = gateway.get(service="WPS", request="GetCapabilities")
@@ -153,7 +130,7 @@ def test_scheduler_controller_outage(fresh_gateway, mode):
         else:
             assert state == "ProcessAccepted"
         time.sleep(3)  # several monitor rounds without a scheduler
-        assert job(gateway, uuid)["status"] in ("accepted", "started", "succeeded")  # never wrongly failed
+        assert gateway.job(uuid)["status"] in ("accepted", "started", "succeeded")  # never wrongly failed
     finally:
         _start_controller(scheduler)
     final = gateway.wait_final(running, timeout=120)
@@ -171,8 +148,8 @@ def test_joblauncher_killed_with_sigkill(fresh_gateway, mode):
         location = submit(gateway, "sigkill", status="true").get("statusLocation")
     else:
         location = submit(gateway, "spin", status="true").get("statusLocation")
-        uuid = location.rsplit("/", 1)[1][:-4]
-        wait_for(lambda: job(gateway, uuid)["status"] == "started", 90, "the job never started")
+        uuid = uuid_of(location)
+        wait_for(lambda: gateway.job(uuid)["status"] == "started", 90, "the job never started")
         pids = wait_for(lambda: subprocess.run(["pgrep", "-f", f"joblauncher.*{uuid}"], capture_output=True,
                                                text=True).stdout.split(), 30, "no joblauncher process found")
         for pid in pids:

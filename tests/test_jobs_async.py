@@ -7,7 +7,7 @@ import time
 import requests
 from lxml import etree
 
-from .gateway import NS, exception_of, literal_outputs
+from .gateway import NS, exception_of, literal_outputs, status_of, uuid_of
 from .processes import ALL
 from .schemas import assert_valid
 
@@ -18,14 +18,6 @@ def submit(gateway, identifier, inputs="", **params):
     root = assert_valid(response.content)
     assert root.find("wps:Status/wps:ProcessAccepted", NS) is not None, response.text
     return root.get("statusLocation")
-
-
-def status_of(document):
-    return etree.QName(document.find("wps:Status", NS)[0]).localname
-
-
-def uuid_of(location):
-    return location.rsplit("/", 1)[1][:-4]
 
 
 def test_async_hello_first_poll_and_final_document(gateway):

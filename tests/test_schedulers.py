@@ -6,7 +6,7 @@ import time
 import pytest
 from lxml import etree
 
-from .gateway import NS, GatewayProcess, literal_outputs
+from .gateway import NS, GatewayProcess, failure_text, literal_outputs, uuid_of, wait_for
 from .processes import ALL
 from .schedulers import gridengine_env, require
 from .schemas import assert_valid
@@ -42,32 +42,13 @@ def submit(gateway, identifier, inputs="", **params):
     root = assert_valid(response.content)
     assert root.find("wps:Status/wps:ProcessAccepted", NS) is not None, response.text
     location = root.get("statusLocation")
-    return location, location.rsplit("/", 1)[1][:-4]
-
-
-def job(gateway, uuid):
-    return gateway.session.get(f"{gateway.base}/status/{uuid}", timeout=10).json()
+    return location, uuid_of(location)
 
 
 def final_record(gateway, uuid):
     """The job's row once the monitor has recorded its end (within a poll interval of the document)."""
-    return wait_for(lambda: (r := job(gateway, uuid))["status"] in ("succeeded", "failed") and r, 30,
+    return wait_for(lambda: (r := gateway.job(uuid))["status"] in ("succeeded", "failed") and r, 30,
                     "the job table never recorded the end")
-
-
-def failure_text(document):
-    return document.findtext("wps:Status/wps:ProcessFailed/ows:ExceptionReport/ows:Exception/ows:ExceptionText",
-                             namespaces=NS) or ""
-
-
-def wait_for(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(message)
 
 
 def scheduler_says(mode, backend_id):
@@ -83,7 +64,7 @@ def scheduler_says(mode, backend_id):
 
 def test_async_demo_with_progress_and_id_persisted(cluster):
     location, uuid = submit(cluster, "sleep", "delay=0.5", status="true")
-    record = job(cluster, uuid)
+    record = cluster.job(uuid)
     assert record["backend"] == cluster.mode and record["backend_id"], record  # persisted before the answer
     percents, seen_in_api = set(), set()
     deadline = time.monotonic() + 90
@@ -92,7 +73,7 @@ def test_async_demo_with_progress_and_id_persisted(cluster):
         started = document.find("wps:Status/wps:ProcessStarted", NS)
         if started is not None:
             percents.add(int(started.get("percentCompleted")))
-        record = job(cluster, uuid)
+        record = cluster.job(uuid)
         if record["status"] == "started":
             seen_in_api.add(record["percent"])
         if record["status"] in ("succeeded", "failed"):
@@ -142,8 +123,8 @@ def test_owslib_runs_on_the_scheduler(cluster):
 
 def test_dismiss_cancels_the_scheduler_job(cluster):
     location, uuid = submit(cluster, "spin", status="true")
-    wait_for(lambda: job(cluster, uuid)["status"] == "started", 90, "the job never started")
-    backend_id = job(cluster, uuid)["backend_id"]
+    wait_for(lambda: cluster.job(uuid)["status"] == "started", 90, "the job never started")
+    backend_id = cluster.job(uuid)["backend_id"]
     record = cluster.session.delete(f"{cluster.base}/status/{uuid}", timeout=30).json()
     assert record["status"] == "dismissed"
     assert cluster.session.get(location, timeout=10).status_code == 404
@@ -155,8 +136,8 @@ def test_dismiss_cancels_the_scheduler_job(cluster):
 
 def test_job_cancelled_behind_the_gateways_back(cluster):
     location, uuid = submit(cluster, "spin", status="true")
-    wait_for(lambda: job(cluster, uuid)["status"] == "started", 90, "the job never started")
-    backend_id = job(cluster, uuid)["backend_id"]
+    wait_for(lambda: cluster.job(uuid)["status"] == "started", 90, "the job never started")
+    backend_id = cluster.job(uuid)["backend_id"]
     if cluster.mode == "slurm":
         subprocess.run(["scancel", backend_id], check=True, timeout=20)
     else:
@@ -199,7 +180,7 @@ def test_tampered_job_file_is_refused(fresh_gateway, mode):
     hold = "--hold" if mode == "slurm" else "-h"
     gateway = fresh_gateway(cluster_config(mode, processes={"hello": {"native": hold}}), env=cluster_env(mode))
     location, uuid = submit(gateway, "hello", "name=tampered")
-    backend_id = job(gateway, uuid)["backend_id"]
+    backend_id = gateway.job(uuid)["backend_id"]
     path = os.path.join(gateway.workdir, "spool", uuid, "job.dill")
     with open(path, "r+b") as handle:
         data = bytearray(handle.read())
@@ -224,8 +205,8 @@ def test_gateway_restart_follows_every_job_to_its_end(fresh_gateway, tmp_path, m
     config = cluster_config(mode)
     gateway = fresh_gateway(config, workdir=workdir, env=cluster_env(mode))
     jobs = [submit(gateway, "sleep", "delay=0.6", status="true") for _ in range(3)]
-    ids = {uuid: job(gateway, uuid)["backend_id"] for _, uuid in jobs}
-    wait_for(lambda: any(job(gateway, uuid)["status"] == "started" for _, uuid in jobs), 60, "nothing started")
+    ids = {uuid: gateway.job(uuid)["backend_id"] for _, uuid in jobs}
+    wait_for(lambda: any(gateway.job(uuid)["status"] == "started" for _, uuid in jobs), 60, "nothing started")
     gateway.kill()
     time.sleep(1.0)
     restarted = fresh_gateway(config, workdir=workdir, port=gateway.port, env=cluster_env(mode))
@@ -233,5 +214,5 @@ def test_gateway_restart_follows_every_job_to_its_end(fresh_gateway, tmp_path, m
         final = restarted.wait_final(location, timeout=90)
         assert literal_outputs(final) == {"sleep_output": "done sleeping"}
     for _, uuid in jobs:
-        record = wait_for(lambda: (r := job(restarted, uuid))["status"] == "succeeded" and r, 30, "not recorded")
+        record = wait_for(lambda: (r := restarted.job(uuid))["status"] == "succeeded" and r, 30, "not recorded")
         assert record["backend_id"] == ids[uuid]  # followed, never submitted again

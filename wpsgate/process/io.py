@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .formats import Format, extension_for
-from .literals import LiteralError, check_allowed, literal_type, normalise_allowed_values
+from .literals import check_allowed, literal_type, normalise_allowed_values
 from .validation import MODE
 
 

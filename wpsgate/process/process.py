@@ -1,7 +1,7 @@
 """The Process class process authors subclass or instantiate, PyWPS-style."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .io import Metadata, OutputData, _metadata

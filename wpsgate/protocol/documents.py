@@ -18,7 +18,7 @@ from lxml import etree
 from ..process.formats import Format, is_xml
 from ..process.literals import AllowedValue, ValuesReference
 from ..process.validation import secure_parser
-from .namespaces import NSMAP, OWS, SCHEMAS, WPS, XLINK, XML, XSI, ows, wps, xlink
+from .namespaces import NSMAP, OWS, SCHEMAS, WPS, XML, XSI, ows, wps, xlink
 from .requests import ExecuteRequest, RawInput
 
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
