@@ -12,6 +12,7 @@ from . import __version__
 from .backends.base import SubmitError
 from .config import Config, ConfigError, load_config
 
+MAX_HEADER_SIZE = 1024 ** 2  # Tornado closes the connection without an answer above this
 HARD_BODY_LIMIT = 1024 ** 3  # bodies above maxrequestsize are counted and dropped, never stored
 
 
@@ -64,7 +65,7 @@ async def serve(config: Config) -> None:
     from .server.app import build_gateway
 
     gateway = await build_gateway(config)
-    server = HTTPServer(gateway.app, max_body_size=HARD_BODY_LIMIT, xheaders=True)
+    server = HTTPServer(gateway.app, max_body_size=HARD_BODY_LIMIT, max_header_size=MAX_HEADER_SIZE, xheaders=True)
     server.listen(config.server.port, address=config.server.bind)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,13 +7,16 @@ engine, synchronously or asynchronously.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import shutil
 import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
 from .exceptions import InvalidParameterValue, NoApplicableCode, StorageNotSupported
+from .jobs.folder import JobFolder
 from .jobs.inputs import convert_inputs
 from .jobs.outputs import resolve_outputs
 from .jobs.runner import JobOutcome, JobSpec
@@ -158,7 +161,12 @@ class WPSService:
 
     async def execute(self, request: ExecuteRequest) -> Answer:
         process, spec, timeout, expire = self.prepare(request)
-        await self._stage(spec)
+        try:
+            await self._stage(spec)
+        except Exception:  # a refused Execute is not a job: nothing of it stays on the spool
+            folder = JobFolder(spec.spool, spec.uuid).path
+            await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)
+            raise
         if spec.store:
             refused = await self.engine.submit(spec, timeout, expire, process)
             if refused is not None:  # the scheduler did not take the job: the document says why

@@ -83,6 +83,7 @@ class JobFolder:
         return os.path.join(self.path, "job.log")
 
     def create(self) -> "JobFolder":
+        os.makedirs(self.path, mode=0o750, exist_ok=True)
         os.makedirs(self.outputs, mode=0o750, exist_ok=True)
         os.makedirs(self.work, mode=0o750, exist_ok=True)
         return self

@@ -58,7 +58,7 @@ def _literal(declaration: Any, raw: RawInput, limit: int) -> InputData:
     if raw.kind not in (None, "literal") or raw.reference is not None:
         raise InvalidParameterValue(f"input {identifier} is a literal input and takes a literal value", identifier)
     text = raw.text or ""
-    if len(text) > limit:
+    if len(text.encode("utf-8")) > limit:
         raise FileSizeExceeded(f"input {identifier} is larger than the server accepts ({limit} bytes)", identifier)
     if raw.uom and declaration.uoms and raw.uom not in declaration.uoms:
         raise InvalidParameterValue(f"uom {raw.uom!r} of input {identifier} is not one of "

@@ -40,6 +40,11 @@ def address_allowed(address: str, allowed: Sequence[Network] = ()) -> bool:
         ip = ip.ipv4_mapped
     if any(ip in network for network in allowed):
         return True
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:  # fec0::/10, deprecated but private in effect
+            return False
+        if ip.sixtofour is not None and not address_allowed(str(ip.sixtofour), allowed):
+            return False  # 6to4 carries an IPv4 address: judge that one too
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
 
 
@@ -64,7 +69,10 @@ class ReferenceDenied(Exception):
 
 def path_allowed(path: str, roots: Iterable[str]) -> str | None:
     """The real path of ``path`` if it lies inside one of ``roots`` (compared component-wise), else None."""
-    real = os.path.realpath(path)
+    try:
+        real = os.path.realpath(path)
+    except (ValueError, OSError):  # e.g. an embedded NUL byte
+        return None
     for root in roots:
         real_root = os.path.realpath(root)
         try:
@@ -106,7 +114,10 @@ class Stager:
     async def _stage_one(self, folder: JobFolder, identifier: str, index: int, item: InputData,
                          reference: object) -> str:
         url = item.url or ""
-        parsed = urlparse(url)
+        try:
+            parsed = urlparse(url)
+        except ValueError:
+            raise InvalidParameterValue(f"input {identifier}: {url!r} is not a valid URL", identifier) from None
         if parsed.scheme == "file":
             real = path_allowed(unquote(parsed.path), self.allowed_paths)
             if real is None or not os.path.isfile(real):
@@ -125,8 +136,11 @@ class Stager:
 
     def _own_output(self, identifier: str, rest: str) -> str:
         uuid, _, name = unquote(rest).partition("/")
-        path = os.path.join(self.spool, uuid, "outputs", name)
-        if not is_job_id(uuid) or "/" in name or name.startswith(".") or not os.path.isfile(path):
+        if not is_job_id(uuid) or not name or "/" in name or name.startswith(".") or "\x00" in name:
+            raise InvalidParameterValue(f"input {identifier}: the referenced output does not exist", identifier)
+        path = os.path.realpath(os.path.join(self.spool, uuid, "outputs", name))
+        if os.path.dirname(path) != os.path.join(os.path.realpath(self.spool), uuid, "outputs") \
+                or not os.path.isfile(path):
             raise InvalidParameterValue(f"input {identifier}: the referenced output does not exist", identifier)
         return path
 

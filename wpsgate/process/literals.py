@@ -102,6 +102,8 @@ def _to_datetime(text: str) -> _dt.datetime:
 
 
 def _to_time(text: str) -> _dt.time:
+    if not re.fullmatch(_TIME, text.strip()):
+        raise LiteralError(f"{text!r} is not a time (hh:mm:ss)")
     try:
         return _dt.time.fromisoformat(_iso(text))
     except ValueError:
@@ -110,7 +112,11 @@ def _to_time(text: str) -> _dt.time:
 
 def _to_uri(text: str) -> str:
     value = text.strip()
-    if not value or any(ch.isspace() for ch in value) or not urlparse(value).scheme:
+    try:
+        scheme = urlparse(value).scheme
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise LiteralError(f"{text!r} is not an absolute URI") from None
+    if not value or any(ch.isspace() for ch in value) or not scheme:
         raise LiteralError(f"{text!r} is not an absolute URI")
     return value
 
@@ -124,7 +130,12 @@ def _from_bool(value: Any) -> str:
 
 
 def _from_float(value: Any) -> str:
-    return repr(float(value))
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "INF" if number > 0 else "-INF"
+    return repr(number)
 
 
 def _from_temporal(value: Any) -> str:

@@ -67,6 +67,7 @@ def prepare_folders(config: Config) -> None:
     """Create the work folder and spool, readable only by the service account."""
     for folder in (config.workdir, config.spool):
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
 
 
 async def build_gateway(config: Config) -> Gateway:

@@ -25,7 +25,7 @@ class StatusDocumentHandler(OWSHandler):
         path = JobFolder(self.spool, uuid).status
         try:
             body = await asyncio.get_running_loop().run_in_executor(None, _read, path)
-        except FileNotFoundError:
+        except OSError:  # missing, or not a regular file of its own (a symlink: ELOOP)
             raise not_found(f"job {uuid} has no status document (unknown, dismissed or expired)") from None
         self.set_header("Content-Type", XML_CONTENT_TYPE)
         self.set_header("Cache-Control", "no-cache")
@@ -33,7 +33,7 @@ class StatusDocumentHandler(OWSHandler):
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
         return handle.read()
 
 
@@ -55,7 +55,7 @@ class OutputHandler(OWSHandler):
         folder = JobFolder(self.spool, uuid).outputs
         path = os.path.join(folder, name)
         real = os.path.realpath(path)
-        if os.path.dirname(real) != os.path.realpath(folder):
+        if os.path.dirname(real) != os.path.join(os.path.realpath(self.spool), uuid, "outputs"):
             raise not_found("no such output")
         self.set_header("Content-Type", content_type_for(name))
         await stream_file(self, real, include_body)

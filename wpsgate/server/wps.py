@@ -36,6 +36,12 @@ class WPSHandler(OWSHandler):
         self.too_large = False
 
     def prepare(self) -> None:
+        if len(self.request.uri) > self.max_request_size:
+            exc = RequestTooLarge(f"the request URL is longer than the server accepts ({self.max_request_size} "
+                                  "bytes)", "request")
+            exc.http_status = 414
+            self.write_ows_exception(exc)
+            return
         if self.request.method != "POST":
             return
         length = self.request.headers.get("Content-Length")
