@@ -89,7 +89,10 @@ class GatewayProcess:
         return self.session.get(self.wps, params=params, timeout=60)
 
     def kvp(self, query: str) -> requests.Response:
-        return self.session.get(self.wps + "?" + query, timeout=60)
+        """GET with ``query`` sent exactly as given (requests would re-quote a broken escape)."""
+        prepared = requests.Request("GET", self.wps).prepare()
+        prepared.url = self.wps + "?" + query
+        return self.session.send(prepared, timeout=60)
 
     def post(self, body: bytes | str, **kwargs: Any) -> requests.Response:
         data = body.encode() if isinstance(body, str) else body
