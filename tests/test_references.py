@@ -133,6 +133,22 @@ def test_post_reference_with_body(open_gateway, origin):
     assert counts(open_gateway.post(body)) == [[2, "posted"], [1, "words"]]
 
 
+def test_post_reference_with_body_reference(open_gateway, origin):
+    body = f"""<?xml version="1.0"?>
+<wps:Execute service="WPS" version="1.0.0" xmlns:wps="http://www.opengis.net/wps/1.0.0"
+  xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink">
+ <ows:Identifier>wordcounter</ows:Identifier>
+ <wps:DataInputs><wps:Input><ows:Identifier>text</ows:Identifier>
+  <wps:Reference xlink:href="{origin}/echo" method="POST" mimeType="text/plain">
+   <wps:BodyReference xlink:href="{origin}/words.txt"/></wps:Reference>
+ </wps:Input></wps:DataInputs>
+ <wps:ResponseForm><wps:ResponseDocument><wps:Output asReference="false"><ows:Identifier>output</ows:Identifier>
+ </wps:Output></wps:ResponseDocument></wps:ResponseForm>
+</wps:Execute>"""
+    # the echo server answers with the body it was sent: the body fetched from the BodyReference
+    assert counts(open_gateway.post(body)) == [[3, "three"], [2, "two"], [1, "one"]]
+
+
 def test_own_output_feeds_the_next_job_under_the_default_policy(gateway):
     first = etree.fromstring(gateway.execute("hello", "name=chained words",
                                              ResponseDocument="output@asReference=true").content)

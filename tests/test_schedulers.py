@@ -87,6 +87,34 @@ def test_async_demo_with_progress_and_id_persisted(cluster):
     assert any(p > 0 for p in seen_in_api), seen_in_api  # node progress reached the job table
 
 
+def test_every_demo_process_runs_async_on_the_scheduler(cluster):
+    runs = {
+        "hello": ("name=HPC", {"output": "Hello HPC"}),
+        "ultimate_question": ("", {"answer": "42"}),
+        "sleep": ("delay=0.1", {"sleep_output": "done sleeping"}),
+        "wordcounter": ("text=x y x", None),
+        "inout": ("string=s;int=5;float=2.5;boolean=true;date=2020-01-02;bbox=1,2,3,4,EPSG:3035",
+                  {"string": "s", "int": "5", "float": "2.5", "boolean": "true", "date": "2020-01-02",
+                   "datetime": "2017-09-10T16:15:00+00:00", "string_choice": "scissor", "bbox": None}),
+        "bbox": ("bbox=0,0,10,10", {"bbox": None}),
+        "binaryoperatorfornumbers": ("inputa=6;inputb=7;operator=multiply", {"output": "42.0"}),
+    }
+    locations = {name: submit(cluster, name, inputs, status="true")[0] for name, (inputs, _) in runs.items()}
+    failing, _ = submit(cluster, "show_error", "message=expected;nice=true", status="true")
+    for name, location in locations.items():
+        final = cluster.wait_final(location, timeout=120)
+        assert_valid(etree.tostring(final))
+        expected = runs[name][1]
+        if expected is not None:
+            assert literal_outputs(final) == expected, (name, etree.tostring(final)[:800])
+        else:  # wordcounter: by reference by default
+            href = final.find("wps:ProcessOutputs/wps:Output/wps:Reference", NS).get("href")
+            assert cluster.session.get(href, timeout=10).json() == [[2, "x"], [1, "y"]]
+    assert failure_text(cluster.wait_final(failing, timeout=120)) == "expected"
+    nap = cluster.execute("nap", "delay=0.01", storeExecuteResponse="true")  # synchronous only
+    assert nap.status_code == 400 and b"StorageNotSupported" in nap.content
+
+
 def test_outputs_by_reference_and_lineage(cluster):
     location, _ = submit(cluster, "wordcounter", "text=b a b", lineage="true")
     final = cluster.wait_final(location, timeout=90)

@@ -131,7 +131,16 @@ class Stager:
             return self._own_output(identifier, url[len(self.own_outputs):])
         extension = extension_for(item.data_format.mime_type) if item.data_format else ".dat"
         target = os.path.join(folder.path, "inputs", f"{identifier}_{index}{extension}")
-        await self._download(identifier, url, reference, target)
+        body = getattr(reference, "body", None)
+        body_href = getattr(reference, "body_href", None)
+        if body_href:  # wps:BodyReference: the POST body is itself fetched, under the same policy and limits
+            if body_href.startswith(self.own_outputs):
+                body_path = self._own_output(identifier, body_href[len(self.own_outputs):])
+            else:
+                body_path = target + ".body"
+                await self._download(identifier, body_href, None, body_path)
+            body = await asyncio.get_running_loop().run_in_executor(None, _read_bytes, body_path)
+        await self._download(identifier, url, reference, target, body)
         return target
 
     def _own_output(self, identifier: str, rest: str) -> str:
@@ -144,7 +153,8 @@ class Stager:
             raise InvalidParameterValue(f"input {identifier}: the referenced output does not exist", identifier)
         return path
 
-    async def _download(self, identifier: str, url: str, reference: object, target: str) -> None:
+    async def _download(self, identifier: str, url: str, reference: object, target: str,
+                        body: bytes | None = None) -> None:
         received = 0
         too_large = FileSizeExceeded(f"input {identifier} is larger than the server accepts ({self.max_bytes} bytes)",
                                      identifier)
@@ -168,7 +178,6 @@ class Stager:
                 raise too_large
 
         method = getattr(reference, "method", "GET") or "GET"
-        body = getattr(reference, "body", None)
         headers = dict(getattr(reference, "headers", ()) or ())
         request = HTTPRequest(url, method=method, body=body if method == "POST" else None,
                               headers=headers or None, streaming_callback=chunk, header_callback=header,
@@ -189,3 +198,8 @@ class Stager:
             raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: {reason}", identifier) from None
         finally:
             handle.close()
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
