@@ -152,6 +152,7 @@ class SchedulerConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = ""
+    retry: float = 30.0
 
 
 @dataclass(frozen=True)

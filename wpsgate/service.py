@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Config
-from .exceptions import InvalidParameterValue, NoApplicableCode, StorageNotSupported
+from .exceptions import InvalidParameterValue, NoApplicableCode, ServerBusy, StorageNotSupported
 from .jobs.folder import JobFolder
 from .jobs.inputs import convert_inputs
 from .jobs.outputs import resolve_outputs
 from .jobs.runner import JobOutcome, JobSpec
+from .jobs.store import StoreUnavailable
 from .process import Process
 from .protocol.documents import (DescriptionCache, JobStatus, ResponseContext, render_capabilities,
                                  render_execute_response)
@@ -163,16 +164,18 @@ class WPSService:
         process, spec, timeout, expire = self.prepare(request)
         try:
             await self._stage(spec)
-        except Exception:  # a refused Execute is not a job: nothing of it stays on the spool
+            if spec.store:
+                refused = await self.engine.submit(spec, timeout, expire, process)
+                if refused is not None:  # the scheduler did not take the job: the document says why
+                    return Answer(refused.document)
+                accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted"))
+                return Answer(accepted)
+        except Exception as exc:  # a refused Execute is not a job: nothing of it stays on the spool
             folder = JobFolder(spec.spool, spec.uuid).path
             await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)
+            if isinstance(exc, StoreUnavailable):
+                raise ServerBusy(f"{exc}; the job was not accepted, try again later") from None
             raise
-        if spec.store:
-            refused = await self.engine.submit(spec, timeout, expire, process)
-            if refused is not None:  # the scheduler did not take the job: the document says why
-                return Answer(refused.document)
-            accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted"))
-            return Answer(accepted)
         outcome = await self.engine.run_sync(spec, timeout, expire, process)
         if spec.raw and outcome.state == "failed":
             raise NoApplicableCode(f"process {process.identifier} failed: {outcome.message}", process.identifier)

@@ -23,7 +23,7 @@ from .folder import JobFolder, atomic_write
 from .jobfile import JobFileError, pack, unpack
 from .runner import JobOutcome, JobSpec
 from .serial import SerialExecutor
-from .store import JobRecord, JobStore, now
+from .store import JobRecord, JobStore, StoreUnavailable, now
 
 log = logging.getLogger("wpsgate.jobs")
 
@@ -94,7 +94,10 @@ class JobManager:
             outcome = await self.pool.run(worker, spec, None, timeout)
         except WorkerLost as exc:
             outcome = self._lost(spec, str(exc))
-        await self.io_call(self._record_sync, spec, outcome, created, timeout, expire)
+        try:
+            await self.io_call(self._record_sync, spec, outcome, created, timeout, expire)
+        except StoreUnavailable as exc:  # the client still gets the result it waited for
+            log.error("job %s ran but could not be recorded: %s", spec.uuid, exc)
         return outcome
 
     def _record_sync(self, spec: JobSpec, outcome: JobOutcome, created: _dt.datetime, timeout: float,

@@ -7,12 +7,19 @@ run in the gateway's single database thread, never on the event loop.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
+import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
+
+T = TypeVar("T")
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, and_,
                         create_engine, event, func, or_, select, update)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+
+log = logging.getLogger("wpsgate.store")
 
 FINAL_STATES = ("succeeded", "failed", "dismissed", "expired")
 ACTIVE_STATES = ("accepted", "started")
@@ -78,16 +85,44 @@ def _record(row: Any) -> JobRecord:
     return JobRecord(**data)
 
 
+class StoreUnavailable(Exception):
+    """The database could not be reached, even after retrying for a while."""
+
+
 def now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
 class JobStore:
-    def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url, future=True)
+    """The job table.  A database that goes away for a while (a PostgreSQL restart, a locked
+    SQLite file) is retried: writes for up to ``write_retry`` seconds, so that state converges
+    once it is back, reads for up to ``read_retry`` seconds; then StoreUnavailable."""
+
+    def __init__(self, url: str, write_retry: float = 30.0, read_retry: float = 2.0) -> None:
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        self.write_retry = write_retry
+        self.read_retry = read_retry
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", self._sqlite_pragmas)
-        metadata.create_all(self.engine)
+        self._retrying(lambda: metadata.create_all(self.engine), self.write_retry)
+
+    def _retrying(self, work: Callable[[], T], budget: float, duplicate_ok: bool = False) -> T:
+        deadline = time.monotonic() + budget
+        delay, attempt = 0.1, 0
+        while True:
+            attempt += 1
+            try:
+                return work()
+            except IntegrityError:
+                if duplicate_ok and attempt > 1:  # an earlier attempt committed before the connection broke
+                    return None  # type: ignore[return-value]
+                raise
+            except (OperationalError, InterfaceError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise StoreUnavailable(f"the job store is unavailable: {getattr(exc, 'orig', exc)}") from None
+                log.warning("job store unavailable (attempt %d), retrying: %s", attempt, getattr(exc, "orig", exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     @staticmethod
     def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -100,22 +135,31 @@ class JobStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _write(self, statement: Any, duplicate_ok: bool = False) -> int:
+        def work() -> int:
+            with self.engine.begin() as connection:
+                return connection.execute(statement).rowcount
+        return self._retrying(work, self.write_retry, duplicate_ok) or 0
+
+    def _read(self, statement: Any) -> list[Any]:
+        def work() -> list[Any]:
+            with self.engine.connect() as connection:
+                return list(connection.execute(statement))
+        return self._retrying(work, self.read_retry)
+
     def insert(self, **values: Any) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(jobs.insert().values(**values))
+        self._write(jobs.insert().values(**values), duplicate_ok=True)
 
     def update(self, uuid: str, only_if_active: bool = False, **values: Any) -> bool:
         """Update one job; with ``only_if_active`` a final state is never overwritten."""
         condition = jobs.c.uuid == uuid
         if only_if_active:
             condition = and_(condition, jobs.c.status.in_(ACTIVE_STATES))
-        with self.engine.begin() as connection:
-            return connection.execute(update(jobs).where(condition).values(**values)).rowcount > 0
+        return self._write(update(jobs).where(condition).values(**values)) > 0
 
     def get(self, uuid: str) -> JobRecord | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(select(jobs).where(jobs.c.uuid == uuid)).first()
-        return _record(row) if row else None
+        rows = self._read(select(jobs).where(jobs.c.uuid == uuid))
+        return _record(rows[0]) if rows else None
 
     def list(self, limit: int = 50, offset: int = 0, status: Iterable[str] | None = None,
              process: str | None = None, before: tuple[_dt.datetime, str] | None = None) -> list[JobRecord]:
@@ -129,8 +173,7 @@ class JobStore:
             created, uuid = before
             query = query.where(or_(jobs.c.created < created, and_(jobs.c.created == created, jobs.c.uuid < uuid)))
         query = query.order_by(jobs.c.created.desc(), jobs.c.uuid.desc()).limit(limit).offset(offset)
-        with self.engine.connect() as connection:
-            return [_record(row) for row in connection.execute(query)]
+        return [_record(row) for row in self._read(query)]
 
     def count(self, status: Iterable[str] | None = None, process: str | None = None) -> int:
         query = select(func.count()).select_from(jobs)
@@ -138,19 +181,16 @@ class JobStore:
             query = query.where(jobs.c.status.in_(list(status)))
         if process:
             query = query.where(jobs.c.process == process)
-        with self.engine.connect() as connection:
-            return int(connection.execute(query).scalar_one())
+        return int(self._read(query)[0][0])
 
     def active(self, backend: str | None = None) -> list[JobRecord]:
         query = select(jobs).where(jobs.c.status.in_(ACTIVE_STATES))
         if backend:
             query = query.where(jobs.c.backend == backend)
-        with self.engine.connect() as connection:
-            return [_record(row) for row in connection.execute(query.order_by(jobs.c.created, jobs.c.uuid))]
+        return [_record(row) for row in self._read(query.order_by(jobs.c.created, jobs.c.uuid))]
 
     def expired(self, moment: _dt.datetime, limit: int = 500) -> list[JobRecord]:
         query = (select(jobs).where(and_(jobs.c.expires.is_not(None), jobs.c.expires <= moment,
                                          jobs.c.status.in_(("succeeded", "failed", "dismissed"))))
                  .order_by(jobs.c.expires).limit(limit))
-        with self.engine.connect() as connection:
-            return [_record(row) for row in connection.execute(query)]
+        return [_record(row) for row in self._read(query)]

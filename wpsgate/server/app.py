@@ -75,7 +75,7 @@ async def build_gateway(config: Config) -> Gateway:
     prepare_folders(config)
     processes = load_processes(config.processes)
     key = load_or_create_key(os.path.join(config.workdir, "job.key"))
-    store = JobStore(config.database_url)
+    store = JobStore(config.database_url, write_retry=config.database.retry)
     pool = WorkerPool(config.processing.workers, config.processes)
     await pool.start()
     io = SerialExecutor()

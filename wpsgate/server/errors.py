@@ -8,6 +8,7 @@ from typing import Any
 import tornado.web
 
 from ..exceptions import NoApplicableCode, OWSException
+from ..jobs.store import StoreUnavailable
 from ..protocol.documents import render_exception_report
 
 log = logging.getLogger("wpsgate.http")
@@ -64,8 +65,18 @@ class JSONHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(data, default=str))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], StoreUnavailable):
+            self.write_json({"error": "the job store is unavailable; try again later", "status": 503}, 503)
+            return
         message = "internal server error" if status_code >= 500 else self._reason
         self.write_json({"error": message, "status": status_code}, status_code)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, StoreUnavailable):
+            log.warning("%s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
 
 
 def not_found(message: str) -> NoApplicableCode:
