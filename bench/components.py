@@ -94,8 +94,8 @@ def measure(workdir: str, count: int = 200, log=print) -> dict[str, float | str]
     step("job row read (JobStore.get)", lambda i: site.store.get(f"10000000-0000-4000-8000-{i:012d}"))
     manager = site.manager()
     specs = [site.spec(HELLO_ASYNC) for _ in range(count)]
-    step("an async job persisted before ProcessAccepted (JobManager._persist_new: folder, signed job file "
-         "and ProcessAccepted with fsync, job row)",
+    step("an async job persisted before ProcessAccepted (JobManager._persist_new: folder, signed job file, "
+         "ProcessAccepted, job row)",
          lambda i: manager._persist_new(specs[i], b"<accepted/>", 3600.0, 86400.0))
     try:
         out.update(asyncio.run(_pool_steps(site, manager, count)))

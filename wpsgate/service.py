@@ -22,8 +22,7 @@ from .jobs.outputs import resolve_outputs
 from .jobs.runner import JobOutcome, JobSpec
 from .jobs.store import StoreUnavailable
 from .process import Process
-from .protocol.documents import (DescriptionCache, JobStatus, ResponseContext, render_capabilities,
-                                 render_execute_response)
+from .protocol.documents import DescriptionCache, ResponseContext, render_capabilities
 from .protocol.requests import BBoxValue, DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest
 
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -165,11 +164,8 @@ class WPSService:
         try:
             await self._stage(spec)
             if spec.store:
-                refused = await self.engine.submit(spec, timeout, expire, process)
-                if refused is not None:  # the scheduler did not take the job: the document says why
-                    return Answer(refused.document)
-                accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted"))
-                return Answer(accepted)
+                # accepted, or failed with the reason when a scheduler refused the job
+                return Answer(await self.engine.submit(spec, timeout, expire, process))
         except Exception as exc:  # a refused Execute is not a job: nothing of it stays on the spool
             folder = JobFolder(spec.spool, spec.uuid).path
             await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)

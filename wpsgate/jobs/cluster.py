@@ -119,7 +119,7 @@ class ClusterEngine:
             native=" ".join(p for p in (declared.native, configured.native if configured else "") if p),
             environment={"PYTHONPATH": pythonpath})
 
-    def _persist(self, spec: JobSpec, process: Process, timeout: float, expire: float, is_async: bool) -> None:
+    def _persist(self, spec: JobSpec, process: Process, timeout: float, expire: float, is_async: bool) -> bytes:
         import dill
 
         folder = JobFolder(self.spool, spec.uuid).create()
@@ -132,15 +132,22 @@ class ClusterEngine:
                           message="submitting to the scheduler", created=now(), expire_seconds=expire,
                           timeout=timeout, backend=self.name, is_async=is_async, request="", outputs="[]",
                           context=pickle.dumps(spec.context))
+        return accepted
 
-    async def submit(self, spec: JobSpec, process: Process, timeout: float, expire: float,
-                     is_async: bool = True) -> JobOutcome | None:
-        """Persist and submit; None when the scheduler took the job, else the failed outcome."""
+    async def submit(self, spec: JobSpec, process: Process, timeout: float, expire: float) -> bytes:
+        """Persist and submit an async job; the document to answer with: accepted, or failed with the
+        scheduler's reason."""
+        accepted, refused = await self._submit(spec, process, timeout, expire)
+        return accepted if refused is None else refused.document
+
+    async def _submit(self, spec: JobSpec, process: Process, timeout: float, expire: float,
+                      is_async: bool = True) -> tuple[bytes, JobOutcome | None]:
+        """Persist and submit; the accepted document, and the failed outcome when the scheduler refused."""
         if len(self.active) >= self.settings.maxjobs:
             raise ServerBusy(f"{len(self.active)} jobs are unfinished on the scheduler, the most this gateway "
                              "follows; try again later")
         spec.store = True
-        await self.io_call(self._persist, spec, process, timeout, expire, is_async)
+        accepted = await self.io_call(self._persist, spec, process, timeout, expire, is_async)
         job = self.cluster_job(spec, process, timeout)
         error = ""
         for attempt in range(self.settings.retries):
@@ -152,15 +159,15 @@ class ClusterEngine:
                 log.warning("job %s: submission %d failed: %s", spec.uuid, attempt + 1, error)
                 if not exc.transient:
                     reason = f"the scheduler refused the job: {error}"
-                    return await self.io_call(self._fail, spec.uuid, spec.context, reason, expire)
+                    return accepted, await self.io_call(self._fail, spec.uuid, spec.context, reason, expire)
                 if attempt + 1 < self.settings.retries:
                     await asyncio.sleep(min(5.0, 0.5 * 2 ** attempt))
         else:
             reason = f"the scheduler could not be reached after {self.settings.retries} attempts: {error}"
-            return await self.io_call(self._fail, spec.uuid, spec.context, reason, expire)
+            return accepted, await self.io_call(self._fail, spec.uuid, spec.context, reason, expire)
         await self.io_call(self._record_id, spec.uuid, backend_id)
         self.active[spec.uuid] = Tracked(spec.uuid, backend_id, spec.context, timeout, expire)
-        return None
+        return accepted, None
 
     def _record_id(self, uuid: str, backend_id: str) -> None:
         atomic_write(os.path.join(JobFolder(self.spool, uuid).path, "scheduler.id"), backend_id.encode(), True)
@@ -168,7 +175,7 @@ class ClusterEngine:
 
     async def run_sync(self, spec: JobSpec, process: Process, timeout: float, expire: float) -> JobOutcome:
         """Submit and wait for the final document (bounded by the timeout plus scheduling slack)."""
-        failed = await self.submit(spec, process, timeout, expire, is_async=False)
+        _accepted, failed = await self._submit(spec, process, timeout, expire, is_async=False)
         if failed is not None:
             return failed
         tracked = self.active[spec.uuid]

@@ -83,9 +83,14 @@ class JobFolder:
         return os.path.join(self.path, "job.log")
 
     def create(self) -> "JobFolder":
-        os.makedirs(self.path, mode=0o750, exist_ok=True)
-        os.makedirs(self.outputs, mode=0o750, exist_ok=True)
-        os.makedirs(self.work, mode=0o750, exist_ok=True)
+        """Make the folder with its outputs/ and work/ (plain mkdir: this is on every job's accept path)."""
+        for path in (self.path, self.outputs, self.work):
+            try:
+                os.mkdir(path, 0o750)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:  # the spool itself is missing (it is made at start; made here too)
+                os.makedirs(path, mode=0o750, exist_ok=True)
         return self
 
     def write_status(self, document: bytes, durable: bool = True) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import datetime as _dt
 import json
 import logging
@@ -21,9 +22,11 @@ from ..exceptions import ServerBusy
 from ..protocol.documents import ExceptionInfo, JobStatus, render_execute_response
 from .folder import JobFolder, atomic_write
 from .jobfile import JobFileError, pack, unpack
+from .row_updates import RowUpdates
 from .runner import JobOutcome, JobSpec
 from .serial import SerialExecutor
-from .store import JobRecord, JobStore, StoreUnavailable, now
+from .status_reader import read_document_state
+from .store import ACTIVE_STATES, JobRecord, JobStore, StoreUnavailable, now
 
 log = logging.getLogger("wpsgate.jobs")
 
@@ -42,11 +45,12 @@ class JobManager:
         self.sync_wait = sync_wait
         self.cleanup_interval = cleanup_interval
         self.io = io
-        self.queue: collections.OrderedDict[str, tuple[JobSpec, float]] = collections.OrderedDict()
+        self.rows = RowUpdates(store, io)
+        # uuid -> (spec, timeout, expire), first in first out
+        self.queue: collections.OrderedDict[str, tuple[JobSpec, float, float]] = collections.OrderedDict()
         self.queue_event = asyncio.Event()
         self.running: dict[str, asyncio.Task] = {}
         self.dismissing: set[str] = set()
-        self._progress: dict[str, tuple[str, int]] = {}
         self._tasks: list[asyncio.Task] = []
 
     # --- life cycle ---------------------------------------------------------------------------------------
@@ -115,10 +119,11 @@ class JobManager:
 
     # --- async --------------------------------------------------------------------------------------------
 
-    async def submit(self, spec: JobSpec, timeout: float, expire: float, process: Any = None) -> JobOutcome | None:
+    async def submit(self, spec: JobSpec, timeout: float, expire: float, process: Any = None) -> bytes:
         """Persist the job (folder, signed job file, accepted document, row), then queue or submit it.
 
-        Returns None when the job was accepted, or its failed outcome when a scheduler refused it.
+        Returns the document to answer with, the same the status URL serves: accepted, or failed with
+        the reason when a scheduler refused the job.
         """
         if self.cluster is not None and not spec.raw:
             return await self.cluster.submit(spec, process, timeout, expire)
@@ -126,15 +131,22 @@ class JobManager:
             raise ServerBusy(f"the job queue is full ({self.maxqueue} jobs waiting); try again later")
         accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted, waiting in queue"))
         await self.io_call(self._persist_new, spec, accepted, timeout, expire)
-        self.queue[spec.uuid] = (spec, timeout)
+        self.queue[spec.uuid] = (spec, timeout, expire)
         self.queue_event.set()
-        return None
+        return accepted
 
     def _persist_new(self, spec: JobSpec, accepted: bytes, timeout: float, expire: float) -> None:
+        """Job file, accepted document and row, before the client hears of the job.
+
+        Persisted means it survives the gateway's crash, the same promise the SQLite store gives
+        (WAL, synchronous=NORMAL: commits reach the operating system, not the disk).  So these
+        writes are atomic but not fsynced; after a power loss, a job whose file did not reach the
+        disk fails on recovery with the reason, instead of every accept paying for two fsyncs.
+        """
         folder = JobFolder(self.spool, spec.uuid).create()
         job = pickle.dumps({"spec": spec, "timeout": timeout}, protocol=pickle.HIGHEST_PROTOCOL)
-        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job), durable=True)
-        folder.write_status(accepted, durable=True)
+        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job), durable=False)
+        folder.write_status(accepted, durable=False)
         self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status="accepted", percent=0,
                           message="waiting in queue", created=now(), expire_seconds=expire, timeout=timeout,
                           backend="local", is_async=True, request=_request_summary(spec), outputs="[]",
@@ -149,13 +161,21 @@ class JobManager:
             if not self.queue:  # dismissed while we waited for a worker
                 self.pool.release(worker)
                 continue
-            uuid, (spec, timeout) = self.queue.popitem(last=False)
-            self.running[uuid] = asyncio.create_task(self._run_async(worker, spec, timeout))
+            uuid, (spec, timeout, expire) = self.queue.popitem(last=False)
+            self.running[uuid] = asyncio.create_task(self._run_async(worker, spec, timeout, expire))
 
-    async def _run_async(self, worker: Any, spec: JobSpec, timeout: float) -> None:
+    async def _run_async(self, worker: Any, spec: JobSpec, timeout: float, expire: float) -> None:
         uuid = spec.uuid
         try:
-            await self.io_call(self.store.update, uuid, True, status="started", started=now(), message="started")
+            # Awaited: a job that runs is recorded as started, so a restart never runs it again.
+            try:
+                await self.rows.update(uuid, status="started", started=now(), message="started")
+            except Exception:  # the store is gone for now: the job waits again at the head of the queue
+                self.pool.release(worker)
+                self.queue[uuid] = (spec, timeout, expire)
+                self.queue.move_to_end(uuid, last=False)
+                self.queue_event.set()
+                raise
             try:
                 outcome = await self.pool.run(worker, spec, lambda m, p: self._on_progress(uuid, m, p), timeout)
             except WorkerLost as exc:
@@ -163,7 +183,7 @@ class JobManager:
                     return
                 outcome = self._lost(spec, str(exc))
                 await self.io_call(JobFolder(self.spool, uuid).write_status, outcome.document, True)
-            await self.io_call(self._finish, uuid, outcome)
+            await self.rows.update(uuid, **self._final_values(outcome, expire))
         except asyncio.CancelledError:
             raise
         except Exception:  # never let one job's bookkeeping failure stop the engine
@@ -177,23 +197,34 @@ class JobManager:
         return JobOutcome(spec.uuid, "failed", reason, document=document, error=error, finished=now())
 
     def _on_progress(self, uuid: str, message: str, percent: int) -> None:
-        pending = uuid in self._progress
-        self._progress[uuid] = (message, percent)
-        if not pending:
-            self.io.post(self._flush_progress, uuid)
+        self.rows.update(uuid, status="started", message=message[:2000], percent=percent)
 
-    def _flush_progress(self, uuid: str) -> None:
-        message, percent = self._progress.pop(uuid, ("", 0))
-        self.store.update(uuid, True, status="started", message=message[:2000], percent=percent)
-
-    def _finish(self, uuid: str, outcome: JobOutcome) -> None:
-        record = self.store.get(uuid)
+    @staticmethod
+    def _final_values(outcome: JobOutcome, expire: float) -> dict[str, Any]:
+        """The row of a finished job; a failed job keeps the percent it had reached."""
         finished = outcome.finished or now()
-        expire = record.expire_seconds if record else 0
-        self.store.update(uuid, True, status=outcome.state, message=outcome.message[:2000],
-                          percent=100 if outcome.state == "succeeded" else (record.percent if record else 0),
-                          finished=finished, expires=finished + _dt.timedelta(seconds=expire),
-                          outputs=json.dumps(outcome.output_files))
+        values = dict(status=outcome.state, message=outcome.message[:2000], finished=finished,
+                      expires=finished + _dt.timedelta(seconds=expire), outputs=json.dumps(outcome.output_files))
+        if outcome.state == "succeeded":
+            values["percent"] = 100
+        return values
+
+    def current(self, uuid: str) -> JobRecord | None:
+        """The job's row, corrected by its status document while the row has not caught up yet.
+
+        The document is the truth of one job and is written first (by the worker or the node);
+        the row follows a moment later.  A client that has just read a final document must not
+        hear from the JSON API that the job is still running.  Synchronous: for ``read``.
+        """
+        record = self.store.get(uuid)
+        if record is None or record.status not in ACTIVE_STATES or not record.is_async:
+            return record
+        document = read_document_state(JobFolder(self.spool, uuid).status)
+        if document is None or not document.final:
+            return record
+        percent = 100 if document.state == "succeeded" else record.percent
+        return dataclasses.replace(record, status=document.state, message=document.message or record.message,
+                                   percent=percent)
 
     # --- dismiss, expiry, recovery ------------------------------------------------------------------------
 
@@ -253,7 +284,7 @@ class JobManager:
             except (JobFileError, OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
                 await self.io_call(self._fail_record, record, f"the queued job could not be resumed: {exc}")
                 continue
-            self.queue[record.uuid] = (spec, timeout)
+            self.queue[record.uuid] = (spec, timeout, record.expire_seconds)
         if self.queue:
             log.info("resumed %d queued job(s)", len(self.queue))
             self.queue_event.set()

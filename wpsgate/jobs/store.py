@@ -7,6 +7,7 @@ run in the gateway's single database thread, never on the event loop.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any, Callable, Iterable, TypeVar
 T = TypeVar("T")
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, and_,
-                        create_engine, event, func, or_, select, update)
+                        bindparam, create_engine, event, func, literal_column, or_, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
@@ -85,6 +86,19 @@ def _record(row: Any) -> JobRecord:
     return JobRecord(**data)
 
 
+_INSERT = jobs.insert()
+
+
+@functools.lru_cache(maxsize=128)
+def _update_statement(columns: tuple[str, ...], only_if_active: bool) -> Any:
+    """One prepared UPDATE per set of columns: built and cache-keyed once, executed with parameters
+    (for a burst of jobs, building a statement per update costs more than running it)."""
+    condition = jobs.c.uuid == bindparam("_uuid")
+    if only_if_active:  # constants, not an expanding IN: the statement also serves executemany
+        condition = and_(condition, jobs.c.status.in_([literal_column(f"'{state}'") for state in ACTIVE_STATES]))
+    return update(jobs).where(condition).values({column: bindparam(column) for column in columns})
+
+
 class StoreUnavailable(Exception):
     """The database could not be reached, even after retrying for a while."""
 
@@ -99,7 +113,8 @@ class JobStore:
     once it is back, reads for up to ``read_retry`` seconds; then StoreUnavailable."""
 
     def __init__(self, url: str, write_retry: float = 30.0, read_retry: float = 2.0) -> None:
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        # Pre-pinging finds connections a database server dropped; a SQLite file has no server.
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
         self.write_retry = write_retry
         self.read_retry = read_retry
         if self.engine.dialect.name == "sqlite":
@@ -135,10 +150,10 @@ class JobStore:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _write(self, statement: Any, duplicate_ok: bool = False) -> int:
+    def _write(self, statement: Any, parameters: Any = None, duplicate_ok: bool = False) -> int:
         def work() -> int:
             with self.engine.begin() as connection:
-                return connection.execute(statement).rowcount
+                return connection.execute(statement, parameters).rowcount
         return self._retrying(work, self.write_retry, duplicate_ok) or 0
 
     def _read(self, statement: Any) -> list[Any]:
@@ -148,14 +163,24 @@ class JobStore:
         return self._retrying(work, self.read_retry)
 
     def insert(self, **values: Any) -> None:
-        self._write(jobs.insert().values(**values), duplicate_ok=True)
+        self._write(_INSERT, values, duplicate_ok=True)
 
     def update(self, uuid: str, only_if_active: bool = False, **values: Any) -> bool:
         """Update one job; with ``only_if_active`` a final state is never overwritten."""
-        condition = jobs.c.uuid == uuid
-        if only_if_active:
-            condition = and_(condition, jobs.c.status.in_(ACTIVE_STATES))
-        return self._write(update(jobs).where(condition).values(**values)) > 0
+        statement = _update_statement(tuple(sorted(values)), only_if_active)
+        return self._write(statement, dict(values, _uuid=uuid)) > 0
+
+    def update_active_many(self, updates: dict[str, dict[str, Any]]) -> None:
+        """Several jobs' updates in one transaction; a job already in a final state is left alone."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for uuid, values in updates.items():
+            groups.setdefault(tuple(sorted(values)), []).append(dict(values, _uuid=uuid))
+
+        def work() -> None:
+            with self.engine.begin() as connection:
+                for columns, rows in groups.items():
+                    connection.execute(_update_statement(columns, True), rows)
+        self._retrying(work, self.write_retry)
 
     def get(self, uuid: str) -> JobRecord | None:
         rows = self._read(select(jobs).where(jobs.c.uuid == uuid))

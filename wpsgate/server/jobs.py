@@ -125,7 +125,7 @@ class JobHandler(JSONHandler):
         self.urls = urls
 
     async def get(self, uuid: str) -> None:
-        record = await self.engine.read(self.engine.store.get, uuid) if is_job_id(uuid) else None
+        record = await self.engine.read(self.engine.current, uuid) if is_job_id(uuid) else None
         if record is None:
             self.write_json({"error": f"no job {uuid}", "status": 404}, 404)
             return
