@@ -115,6 +115,7 @@ class ProcessingConfig:
     max_expire: float = 30 * 86400.0
     keep_workdir: bool = False
     cleanup_interval: float = 60.0
+    worker_niceness: int = 5
 
     @property
     def workers(self) -> int:
@@ -272,6 +273,8 @@ def _check(config: Config) -> Config:
                               f"{', '.join(sync_choices)}")
     if config.scheduler.poll_interval <= 0 or config.scheduler.submit_retries < 1:
         raise ConfigError("scheduler.poll_interval must be positive and scheduler.submit_retries at least 1")
+    if not 0 <= config.processing.worker_niceness <= 19:
+        raise ConfigError("processing.worker_niceness: must be between 0 and 19")
     if config.logging.level.upper() not in _LEVELS:
         raise ConfigError(f"logging.level: {config.logging.level!r} is not one of {', '.join(_LEVELS)}")
     if not config.metadata.languages:

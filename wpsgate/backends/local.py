@@ -32,7 +32,7 @@ class _Worker:
         self.pool = pool
         parent, child = _CONTEXT.Pipe(duplex=True)
         self.connection = parent
-        self.process = _CONTEXT.Process(target=worker_main, args=(child, pool.process_paths), daemon=True,
+        self.process = _CONTEXT.Process(target=worker_main, args=(child, pool.process_paths, pool.niceness), daemon=True,
                                         name="wpsgate-worker")
         self.process.start()
         child.close()
@@ -94,9 +94,10 @@ class _Worker:
 class WorkerPool:
     """A fixed number of warm workers; ``acquire`` hands out an idle one, ``run`` runs a job on it."""
 
-    def __init__(self, size: int, process_paths: Sequence[str]) -> None:
+    def __init__(self, size: int, process_paths: Sequence[str], niceness: int = 0) -> None:
         self.size = max(1, size)
         self.process_paths = tuple(process_paths)
+        self.niceness = niceness
         self.loop: asyncio.AbstractEventLoop | None = None
         self.idle: asyncio.Queue[_Worker] | None = None
         self.workers: set[_Worker] = set()

@@ -21,9 +21,11 @@ from ..jobs.runner import run_job
 from ..registry import load_processes
 
 
-def worker_main(connection: Connection, process_paths: Sequence[str]) -> None:
+def worker_main(connection: Connection, process_paths: Sequence[str], niceness: int = 0) -> None:
     """Serve jobs until the gateway closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is for the gateway, which stops us
+    if niceness:  # the gateway answers clients first; jobs take the CPU it leaves
+        os.nice(niceness)
     processes = load_processes(process_paths)
     connection.send(("ready", os.getpid()))
     while True:

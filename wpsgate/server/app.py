@@ -76,7 +76,7 @@ async def build_gateway(config: Config) -> Gateway:
     processes = load_processes(config.processes)
     key = load_or_create_key(os.path.join(config.workdir, "job.key"))
     store = JobStore(config.database_url, write_retry=config.database.retry)
-    pool = WorkerPool(config.processing.workers, config.processes)
+    pool = WorkerPool(config.processing.workers, config.processes, niceness=config.processing.worker_niceness)
     await pool.start()
     io = SerialExecutor()
     cluster = make_cluster_engine(config, store, key, io) if config.processing.mode != "local" else None
