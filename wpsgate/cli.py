@@ -62,10 +62,14 @@ async def serve(config: Config) -> None:
     """Run the gateway until SIGINT or SIGTERM."""
     from tornado.httpserver import HTTPServer
 
+    from .server.answer_cache import CachedAnswerDelegate
     from .server.app import build_gateway
 
     gateway = await build_gateway(config)
-    server = HTTPServer(gateway.app, max_body_size=HARD_BODY_LIMIT, max_header_size=MAX_HEADER_SIZE, xheaders=True)
+    # No xheaders: nothing reads the client's address, and its check costs a getaddrinfo per request;
+    # the public URLs come from server.url, not from X-Forwarded-* headers.
+    server = HTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers), max_body_size=HARD_BODY_LIMIT,
+                        max_header_size=MAX_HEADER_SIZE)
     server.listen(config.server.port, address=config.server.bind)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

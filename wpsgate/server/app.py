@@ -21,6 +21,7 @@ from ..jobs.staging import Stager
 from ..jobs.store import JobStore
 from ..registry import load_processes
 from ..service import Urls, WPSService
+from .answer_cache import AnswerCache
 from .errors import OWSHandler, not_found
 from .jobs import JobHandler, JobListHandler, OutputHandler, StatusDocumentHandler
 from .wps import WPSHandler
@@ -55,6 +56,7 @@ class Gateway:
     store: JobStore
     stager: Stager
     service: WPSService
+    answers: AnswerCache
 
     async def close(self) -> None:
         await self.engine.close()
@@ -90,8 +92,9 @@ async def build_gateway(config: Config) -> Gateway:
                     allowed_networks=config.server.allowednetworks, max_bytes=config.server.maxsingleinputsize,
                     timeout=config.server.reference_timeout)
     service = WPSService(config, processes, engine, urls, stager)
-    app = make_app(config, service, engine, urls)
-    return Gateway(config, app, engine, pool, store, stager, service)
+    answers = AnswerCache()
+    app = make_app(config, service, engine, urls, answers)
+    return Gateway(config, app, engine, pool, store, stager, service, answers)
 
 
 def sync_mode(config: Config, identifier: str) -> str:
@@ -114,11 +117,13 @@ def make_cluster_engine(config: Config, store: JobStore, key: bytes, io: SerialE
                          settings=settings_from_config(config.scheduler, key_path), io=io)
 
 
-def make_app(config: Config, service: WPSService, engine: Any, urls: Urls) -> tornado.web.Application:
+def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
+             answers: AnswerCache | None = None) -> tornado.web.Application:
     spool = config.spool
     return tornado.web.Application([
         (r"/", RootHandler, {"urls": urls}),
-        (r"/wps/?", WPSHandler, {"service": service, "max_request_size": config.server.maxrequestsize}),
+        (r"/wps/?", WPSHandler, {"service": service, "max_request_size": config.server.maxrequestsize,
+                                 "answers": answers}),
         (rf"/status/{UUID}\.xml", StatusDocumentHandler, {"spool": spool}),
         (r"/status/?", JobListHandler, {"engine": engine, "urls": urls}),
         (r"/status/([^/]+)", JobHandler, {"engine": engine, "urls": urls}),

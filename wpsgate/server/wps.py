@@ -8,8 +8,10 @@ import tornado.web
 
 from ..exceptions import InvalidParameterValue, OWSException, RequestTooLarge
 from ..protocol.kvp import parse_kvp
+from ..protocol.requests import DescribeProcessRequest, GetCapabilitiesRequest
 from ..protocol.xml_request import parse_xml
 from ..service import Answer
+from .answer_cache import AnswerCache
 from .errors import OWSHandler
 from .files import stream_file
 
@@ -28,8 +30,9 @@ class WPSHandler(OWSHandler):
 
     SUPPORTED_METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
 
-    def initialize(self, service: Any, max_request_size: int) -> None:
+    def initialize(self, service: Any, max_request_size: int, answers: AnswerCache | None = None) -> None:
         self.service = service
+        self.answers = answers
         self.max_request_size = max_request_size
         self.chunks: list[bytes] = []
         self.received = 0
@@ -88,4 +91,8 @@ class WPSHandler(OWSHandler):
             self.set_header("Content-Disposition", f'inline; filename="{os.path.basename(answer.path)}"')
             await stream_file(self, answer.path)
             return
+        if (self.answers is not None and self.request.method == "GET" and answer.body is not None
+                and answer.status == 200 and not answer.headers
+                and isinstance(request, (GetCapabilitiesRequest, DescribeProcessRequest))):
+            self.answers.put(self.request.uri or "", answer.body, answer.content_type)  # same URL, same answer
         self.finish(answer.body or b"")

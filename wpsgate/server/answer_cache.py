@@ -1,0 +1,125 @@
+"""Answers that depend on nothing but the request URL, sent again without the request-handler machinery.
+
+GetCapabilities and DescribeProcess documents are rendered once per configuration;
+what is left per request is Tornado's RequestHandler (routing, header objects, the
+ETag hash) and the KVP parse, several times the cost of writing the bytes.  Clients
+repeat the same few URLs, so the HTTP layer remembers the whole answer of a
+successful GET for those two operations by its exact request target, and the
+connection delegate below answers a repeat directly.  Everything else (other
+operations, POST, conditional requests, anything not yet seen) takes the normal
+path through the Application.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tornado import httputil
+
+MAX_ENTRIES = 256
+MAX_TARGET = 2048  # longer URLs are not remembered (they are rarely repeated)
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+class AnswerCache:
+    """A bounded map of request target -> answer; the oldest entry goes first when it is full."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: collections.OrderedDict[str, CachedAnswer] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, target: str) -> CachedAnswer | None:
+        return self._entries.get(target)
+
+    def put(self, target: str, body: bytes, content_type: str) -> None:
+        if len(target) > MAX_TARGET or target in self._entries:
+            return
+        answer = CachedAnswer(body, content_type, '"%s"' % hashlib.sha1(body).hexdigest())
+        with self._lock:
+            self._entries[target] = answer
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header, formatted once per second (formatting it costs more than sending the answer)."""
+    global _date
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, httputil.format_timestamp(second))
+    return _date[1]
+
+
+class CachedAnswerDelegate(httputil.HTTPServerConnectionDelegate):
+    """Wraps the Application: a GET whose target is in the cache is answered here."""
+
+    def __init__(self, application: httputil.HTTPServerConnectionDelegate, cache: AnswerCache,
+                 server_header: str = "wpsgate") -> None:
+        self.application = application
+        self.cache = cache
+        self.server_header = server_header
+
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
+        return _Message(self, server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self.application.on_close(server_conn)
+
+
+class _Message(httputil.HTTPMessageDelegate):
+    """One request: answered from the cache at its headers, or handed to the Application whole."""
+
+    def __init__(self, outer: CachedAnswerDelegate, server_conn: object,
+                 request_conn: httputil.HTTPConnection) -> None:
+        self.outer = outer
+        self.server_conn = server_conn
+        self.request_conn = request_conn
+        self.inner: httputil.HTTPMessageDelegate | None = None
+        self.answer: CachedAnswer | None = None
+
+    def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
+        if start_line.method == "GET" and "If-None-Match" not in headers:
+            self.answer = self.outer.cache.get(start_line.path)
+            if self.answer is not None:
+                return None  # sent at finish(): answering before the body is read would close the connection
+        self.inner = self.outer.application.start_request(self.server_conn, self.request_conn)
+        return self.inner.headers_received(start_line, headers)
+
+    def _send(self, answer: CachedAnswer) -> None:
+        headers = httputil.HTTPHeaders({
+            "Server": self.outer.server_header, "Content-Type": answer.content_type,
+            "Date": http_date(), "Etag": answer.etag, "Content-Length": str(len(answer.body))})
+        self.request_conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", 200, "OK"), headers, answer.body)
+        self.request_conn.finish()
+
+    def data_received(self, chunk: bytes) -> Any:
+        if self.inner is not None:
+            return self.inner.data_received(chunk)
+        return None
+
+    def finish(self) -> None:
+        if self.answer is not None:
+            self._send(self.answer)
+        elif self.inner is not None:
+            self.inner.finish()
+
+    def on_connection_close(self) -> None:
+        if self.inner is not None:
+            self.inner.on_connection_close()
