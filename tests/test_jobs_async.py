@@ -253,3 +253,26 @@ def test_job_output_and_traceback_are_kept_with_the_job(fresh_gateway):
         record = json.load(handle)
     assert record["state"] == "failed" and "RuntimeError" in record["traceback"]
     assert "to stdout from the handler" not in gateway.log()  # not mixed into the gateway's own log
+
+
+def test_sync_jobs_are_recorded_and_leave_only_what_their_answer_points_at(fresh_gateway):
+    from .gateway import wait_for
+
+    gateway = fresh_gateway({"processing": {"parallelprocesses": 1}})
+    by_value = gateway.execute("hello", "name=record")
+    assert literal_outputs(assert_valid(by_value.content)) == {"output": "Hello record"}
+    by_reference = gateway.execute("wordcounter", "text=one two two", ResponseDocument="output@asReference=true")
+    reference = assert_valid(by_reference.content).find(".//wps:Reference", NS).get("href")
+
+    def listed():
+        jobs = gateway.session.get(gateway.base + "/status/", params={"limit": 10}, timeout=10).json()["jobs"]
+        return jobs if len(jobs) == 2 else None
+
+    jobs = wait_for(listed, 10, "both sync jobs in the job list")
+    assert [(job["process"], job["async"], job["status"]) for job in jobs] == [
+        ("wordcounter", False, "succeeded"), ("hello", False, "succeeded")]
+    spool = os.path.join(gateway.workdir, "spool")
+    # the by-value job's folder goes; the by-reference job's output stays, served until it expires
+    wait_for(lambda: not os.path.exists(os.path.join(spool, jobs[1]["uuid"])), 10, "the hello folder removed")
+    assert os.path.isdir(os.path.join(spool, jobs[0]["uuid"]))
+    assert requests.get(reference, timeout=10).status_code == 200

@@ -98,8 +98,14 @@ class JobManager:
             outcome = await self.pool.run(worker, spec, None, timeout)
         except WorkerLost as exc:
             outcome = self._lost(spec, str(exc))
-        try:
-            await self.io_call(self._record_sync, spec, outcome, created, timeout, expire)
+        recorded = self.io_call(self._record_sync, spec, outcome, created, timeout, expire)
+        if not _keeps_files(outcome):
+            # Nothing of the job stays on disk and the answer carries all of it: its row is history,
+            # written (and the folder removed) while the answer is on its way.
+            recorded.add_done_callback(lambda done: _log_unrecorded(spec.uuid, done))
+            return outcome
+        try:  # the answer points at files in the job folder: their row (and so their expiry) comes first
+            await recorded
         except StoreUnavailable as exc:  # the client still gets the result it waited for
             log.error("job %s ran but could not be recorded: %s", spec.uuid, exc)
         return outcome
@@ -108,8 +114,7 @@ class JobManager:
                      expire: float) -> None:
         finished = outcome.finished or now()
         folder = JobFolder(self.spool, spec.uuid)
-        keep = bool(outcome.output_files) or outcome.state == "failed" or (outcome.raw and outcome.raw.path)
-        if not keep:
+        if not _keeps_files(outcome):
             shutil.rmtree(folder.path, ignore_errors=True)
         self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status=outcome.state, percent=100,
                           message=outcome.message, created=created, started=outcome.started or created,
@@ -308,6 +313,16 @@ class JobManager:
     @property
     def queued(self) -> int:
         return len(self.queue)
+
+
+def _keeps_files(outcome: JobOutcome) -> bool:
+    """Whether a finished sync job's folder stays: outputs by reference, a raw file, or a failure's log."""
+    return bool(outcome.output_files) or outcome.state == "failed" or bool(outcome.raw and outcome.raw.path)
+
+
+def _log_unrecorded(uuid: str, done: "asyncio.Future[None]") -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("job %s ran but could not be recorded: %s", uuid, done.exception())
 
 
 def _request_summary(spec: JobSpec) -> str:
