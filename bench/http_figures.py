@@ -252,7 +252,9 @@ def status_polls(results: Results, settings: Settings, servers: Sequence[Server]
     results.add(Figure(
         "status_polls", "Throughput", f"status document polls on a running job at {settings.connections} "
         "connections", "req/s", "higher", values["wpsgate"], values.get("PyWPS"),
-        note="PyWPS's status documents are files in its outputpath, served here by the same gunicorn workers",
+        note="PyWPS's status documents are files in its outputpath, served here by its two gunicorn processes "
+             "(a blocking read each); wpsgate's one event loop hands every read to a thread, because on a cluster "
+             "the spool is a shared filesystem that can stall, and no stalled read may stop the gateway",
         detail={"cpu": _cpu_detail(details, settings.seconds)}))
     # leave no sleep job running into the next phase
     time.sleep(2.5)
