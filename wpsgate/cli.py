@@ -68,8 +68,8 @@ async def serve(config: Config) -> None:
     gateway = await build_gateway(config)
     # No xheaders: nothing reads the client's address, and its check costs a getaddrinfo per request;
     # the public URLs come from server.url, not from X-Forwarded-* headers.
-    server = HTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers), max_body_size=HARD_BODY_LIMIT,
-                        max_header_size=MAX_HEADER_SIZE)
+    server = HTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers, gateway.documents),
+                        max_body_size=HARD_BODY_LIMIT, max_header_size=MAX_HEADER_SIZE)
     server.listen(config.server.port, address=config.server.bind)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

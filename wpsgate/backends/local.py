@@ -39,7 +39,7 @@ class _Worker:
         self.ready: asyncio.Future = pool.loop.create_future()
         self.job: asyncio.Future | None = None
         self.job_uuid: str | None = None
-        self.on_progress: Callable[[str, int], None] | None = None
+        self.on_progress: Callable[[str, int, bytes | None], None] | None = None
         self.kill_reason: str | None = None
         self.reader = threading.Thread(target=self._read, name="wpsgate-worker-reader", daemon=True)
         self.reader.start()
@@ -70,7 +70,7 @@ class _Worker:
             if not self.ready.done():
                 self.ready.set_result(True)
         elif kind == "progress" and message[1] == self.job_uuid and self.on_progress is not None:
-            self.on_progress(message[2], message[3])
+            self.on_progress(message[2], message[3], message[4])
         elif kind == "done" and message[1] == self.job_uuid and self.job is not None and not self.job.done():
             self.job.set_result(message[2])
 
@@ -140,7 +140,8 @@ class WorkerPool:
         if worker in self.workers and worker.process.is_alive() and worker.kill_reason is None:
             self.idle.put_nowait(worker)
 
-    async def run(self, worker: _Worker, spec: JobSpec, on_progress: Callable[[str, int], None] | None = None,
+    async def run(self, worker: _Worker, spec: JobSpec,
+                  on_progress: Callable[[str, int, bytes | None], None] | None = None,
                   timeout: float | None = None) -> JobOutcome:
         """Run ``spec`` on ``worker``; on timeout the worker is killed and WorkerLost says so."""
         worker.job = self.loop.create_future()

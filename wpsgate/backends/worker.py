@@ -36,8 +36,8 @@ def worker_main(connection: Connection, process_paths: Sequence[str], niceness: 
         spec = pickle.loads(data)
         process = processes[spec.process_identifier]
 
-        def progress(message: str, percent: int, uuid: str = spec.uuid) -> None:
-            connection.send(("progress", uuid, message, percent))
+        def progress(message: str, percent: int, document: bytes | None, uuid: str = spec.uuid) -> None:
+            connection.send(("progress", uuid, message, percent, document))
 
         with captured_output(JobFolder(spec.spool, spec.uuid).create().log):
             outcome = run_job(process, spec, progress)

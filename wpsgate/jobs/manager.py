@@ -34,8 +34,12 @@ log = logging.getLogger("wpsgate.jobs")
 class JobManager:
     def __init__(self, *, store: JobStore, pool: WorkerPool, spool: str, key: bytes, maxqueue: int,
                  sync_wait: float, io: SerialExecutor, cleanup_interval: float = 60.0, cluster: Any = None,
-                 sync_on_scheduler: Callable[[str], bool] = lambda identifier: False) -> None:
+                 sync_on_scheduler: Callable[[str], bool] = lambda identifier: False,
+                 on_document: Callable[[str, bytes | None], None] = lambda uuid, document: None) -> None:
         self.store = store
+        # Told of every status document a local job gets (None: the job's files are gone), so that the
+        # HTTP layer can serve polls from memory; called on the loop, or on the I/O thread at removal.
+        self.on_document = on_document
         self.cluster = cluster
         self.sync_on_scheduler = sync_on_scheduler
         self.pool = pool
@@ -138,6 +142,7 @@ class JobManager:
         await self.io_call(self._persist_new, spec, accepted, timeout, expire)
         self.queue[spec.uuid] = (spec, timeout, expire)
         self.queue_event.set()
+        self.on_document(spec.uuid, accepted)
         return accepted
 
     def _persist_new(self, spec: JobSpec, accepted: bytes, timeout: float, expire: float) -> None:
@@ -182,12 +187,15 @@ class JobManager:
                 self.queue_event.set()
                 raise
             try:
-                outcome = await self.pool.run(worker, spec, lambda m, p: self._on_progress(uuid, m, p), timeout)
+                outcome = await self.pool.run(worker, spec, lambda m, p, d: self._on_progress(uuid, m, p, d),
+                                              timeout)
             except WorkerLost as exc:
                 if uuid in self.dismissing:
                     return
                 outcome = self._lost(spec, str(exc))
                 await self.io_call(JobFolder(self.spool, uuid).write_status, outcome.document, True)
+            if outcome.document is not None:  # as the worker (or the line above) wrote it
+                self.on_document(uuid, outcome.document)
             await self.rows.update(uuid, **self._final_values(outcome, expire))
         except asyncio.CancelledError:
             raise
@@ -201,7 +209,9 @@ class JobManager:
         document = render_execute_response(spec.context, JobStatus("failed", reason, error=error))
         return JobOutcome(spec.uuid, "failed", reason, document=document, error=error, finished=now())
 
-    def _on_progress(self, uuid: str, message: str, percent: int) -> None:
+    def _on_progress(self, uuid: str, message: str, percent: int, document: bytes | None = None) -> None:
+        if document is not None and uuid not in self.dismissing:
+            self.on_document(uuid, document)
         self.rows.update(uuid, status="started", message=message[:2000], percent=percent)
 
     @staticmethod
@@ -255,6 +265,7 @@ class JobManager:
         return await self.io_call(self.store.get, uuid)
 
     def _mark_removed(self, uuid: str, state: str, message: str) -> None:
+        self.on_document(uuid, None)  # forgotten before the files go, so no poll is answered from memory after
         shutil.rmtree(JobFolder(self.spool, uuid).path, ignore_errors=True)
         self.store.update(uuid, status=state, message=message, finished=now())
 
@@ -306,6 +317,7 @@ class JobManager:
             document = render_execute_response(context, JobStatus("failed", reason,
                                                                   error=ExceptionInfo("NoApplicableCode", reason)))
             folder.write_status(document, durable=True)
+            self.on_document(record.uuid, document)
         finished = now()
         self.store.update(record.uuid, True, status="failed", message=reason, finished=finished,
                           expires=finished + _dt.timedelta(seconds=record.expire_seconds))

@@ -24,7 +24,7 @@ from ..protocol.requests import ExecuteRequest
 from .folder import JobFolder, atomic_write
 from .outputs import OutputChoice
 
-ProgressCallback = Callable[[str, int], None]
+ProgressCallback = Callable[[str, int, "bytes | None"], None]  # message, percent, the new document
 
 
 @dataclass
@@ -214,11 +214,12 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
 
     def report(message: str, percent: float | None) -> None:
         pct = int(percent or 0)
+        document = None
         if spec.status_updates:
-            status = JobStatus("started", xml_safe(message), pct)
-            folder.write_status(render_execute_response(context, status), durable=False)
+            document = render_execute_response(context, JobStatus("started", xml_safe(message), pct))
+            folder.write_status(document, durable=False)
         if on_progress is not None:
-            on_progress(message, pct)
+            on_progress(message, pct, document)
 
     for values in spec.inputs.values():
         for item in values:

@@ -1,13 +1,16 @@
-"""Answers that depend on nothing but the request URL, sent again without the request-handler machinery.
+"""Answers known in full before the request comes, sent without the request-handler machinery.
 
 GetCapabilities and DescribeProcess documents are rendered once per configuration;
 what is left per request is Tornado's RequestHandler (routing, header objects, the
 ETag hash) and the KVP parse, several times the cost of writing the bytes.  Clients
 repeat the same few URLs, so the HTTP layer remembers the whole answer of a
-successful GET for those two operations by its exact request target, and the
-connection delegate below answers a repeat directly.  Everything else (other
-operations, POST, conditional requests, anything not yet seen) takes the normal
-path through the Application.
+successful GET for those two operations by its exact request target.  The same goes
+for the status documents of local jobs: the job engine hands over each document as
+it is written (and forgets it before the job's files are removed), so a poll is
+answered from memory instead of a file read on a thread.  The connection delegate
+below answers such a GET directly; everything else (other operations, POST,
+conditional requests, anything not known) takes the normal path through the
+Application.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class CachedAnswer:
     body: bytes
     content_type: str
     etag: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class AnswerCache:
@@ -43,13 +47,25 @@ class AnswerCache:
         return self._entries.get(target)
 
     def put(self, target: str, body: bytes, content_type: str) -> None:
+        """Remember an answer that never changes (a first answer stays)."""
         if len(target) > MAX_TARGET or target in self._entries:
             return
-        answer = CachedAnswer(body, content_type, '"%s"' % hashlib.sha1(body).hexdigest())
+        self.set(target, body, content_type)
+
+    def set(self, target: str, body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        """Remember (or replace) the answer to ``target``; thread-safe."""
+        if len(target) > MAX_TARGET:
+            return
+        answer = CachedAnswer(body, content_type, '"%s"' % hashlib.sha1(body).hexdigest(), headers)
         with self._lock:
+            self._entries.pop(target, None)
             self._entries[target] = answer
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    def drop(self, target: str) -> None:
+        with self._lock:
+            self._entries.pop(target, None)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -68,13 +84,20 @@ def http_date() -> str:
 
 
 class CachedAnswerDelegate(httputil.HTTPServerConnectionDelegate):
-    """Wraps the Application: a GET whose target is in the cache is answered here."""
+    """Wraps the Application: a GET whose target is in one of the caches is answered here."""
 
-    def __init__(self, application: httputil.HTTPServerConnectionDelegate, cache: AnswerCache,
+    def __init__(self, application: httputil.HTTPServerConnectionDelegate, *caches: AnswerCache,
                  server_header: str = "wpsgate") -> None:
         self.application = application
-        self.cache = cache
+        self.caches = caches
         self.server_header = server_header
+
+    def lookup(self, target: str) -> CachedAnswer | None:
+        for cache in self.caches:
+            answer = cache.get(target)
+            if answer is not None:
+                return answer
+        return None
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         return _Message(self, server_conn, request_conn)
@@ -96,7 +119,7 @@ class _Message(httputil.HTTPMessageDelegate):
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
         if start_line.method == "GET" and "If-None-Match" not in headers:
-            self.answer = self.outer.cache.get(start_line.path)
+            self.answer = self.outer.lookup(start_line.path)
             if self.answer is not None:
                 return None  # sent at finish(): answering before the body is read would close the connection
         self.inner = self.outer.application.start_request(self.server_conn, self.request_conn)
@@ -106,6 +129,8 @@ class _Message(httputil.HTTPMessageDelegate):
         headers = httputil.HTTPHeaders({
             "Server": self.outer.server_header, "Content-Type": answer.content_type,
             "Date": http_date(), "Etag": answer.etag, "Content-Length": str(len(answer.body))})
+        for name, value in answer.headers:
+            headers[name] = value
         self.request_conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", 200, "OK"), headers, answer.body)
         self.request_conn.finish()
 

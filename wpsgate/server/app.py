@@ -23,7 +23,8 @@ from ..registry import load_processes
 from ..service import Urls, WPSService
 from .answer_cache import AnswerCache
 from .errors import OWSHandler, not_found
-from .jobs import JobHandler, JobListHandler, OutputHandler, StatusDocumentHandler
+from .jobs import (STATUS_DOCUMENTS_IN_MEMORY, JobHandler, JobListHandler, OutputHandler, StatusDocumentHandler,
+                   status_document_keeper)
 from .wps import WPSHandler
 
 log = logging.getLogger("wpsgate")
@@ -56,7 +57,8 @@ class Gateway:
     store: JobStore
     stager: Stager
     service: WPSService
-    answers: AnswerCache
+    answers: AnswerCache  # GetCapabilities and DescribeProcess answers by URL
+    documents: AnswerCache  # the latest status documents of local jobs
 
     async def close(self) -> None:
         await self.engine.close()
@@ -82,10 +84,12 @@ async def build_gateway(config: Config) -> Gateway:
     await pool.start()
     io = SerialExecutor()
     cluster = make_cluster_engine(config, store, key, io) if config.processing.mode != "local" else None
+    documents = AnswerCache(STATUS_DOCUMENTS_IN_MEMORY)
     engine = JobManager(store=store, pool=pool, spool=config.spool, key=key, maxqueue=config.processing.maxqueue,
                         sync_wait=config.processing.sync_wait, io=io,
                         cleanup_interval=config.processing.cleanup_interval, cluster=cluster,
-                        sync_on_scheduler=lambda identifier: sync_mode(config, identifier) == "scheduler")
+                        sync_on_scheduler=lambda identifier: sync_mode(config, identifier) == "scheduler",
+                        on_document=status_document_keeper(documents))
     await engine.start()
     urls = Urls(config.server.base_url)
     stager = Stager(spool=config.spool, own_base_url=urls.base, allowed_paths=config.server.allowedinputpaths,
@@ -94,7 +98,7 @@ async def build_gateway(config: Config) -> Gateway:
     service = WPSService(config, processes, engine, urls, stager)
     answers = AnswerCache()
     app = make_app(config, service, engine, urls, answers)
-    return Gateway(config, app, engine, pool, store, stager, service, answers)
+    return Gateway(config, app, engine, pool, store, stager, service, answers, documents)
 
 
 def sync_mode(config: Config, identifier: str) -> str:

@@ -5,12 +5,28 @@ import asyncio
 import datetime as _dt
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
 from ..jobs.folder import JobFolder, is_job_id
 from ..jobs.store import JobRecord
+from .answer_cache import AnswerCache
 from .errors import XML_CONTENT_TYPE, JSONHandler, OWSHandler, not_found
 from .files import content_type_for, stream_file
+
+STATUS_HEADERS = (("Cache-Control", "no-cache"),)
+STATUS_DOCUMENTS_IN_MEMORY = 2048  # the latest documents of this many local jobs
+STATUS_DOCUMENT_MAX_BYTES = 64 * 1024  # larger ones (outputs by value) are read from the file: memory stays bounded
+
+
+def status_document_keeper(cache: AnswerCache) -> Callable[[str, bytes | None], None]:
+    """The job engine's ``on_document``: keeps each local job's latest status document for polls."""
+    def keep(uuid: str, document: bytes | None) -> None:
+        target = f"/status/{uuid}.xml"
+        if document is None or len(document) > STATUS_DOCUMENT_MAX_BYTES:
+            cache.drop(target)
+        else:
+            cache.set(target, document, XML_CONTENT_TYPE, STATUS_HEADERS)
+    return keep
 
 
 class StatusDocumentHandler(OWSHandler):
@@ -28,7 +44,8 @@ class StatusDocumentHandler(OWSHandler):
         except OSError:  # missing, or not a regular file of its own (a symlink: ELOOP)
             raise not_found(f"job {uuid} has no status document (unknown, dismissed or expired)") from None
         self.set_header("Content-Type", XML_CONTENT_TYPE)
-        self.set_header("Cache-Control", "no-cache")
+        for name, value in STATUS_HEADERS:
+            self.set_header(name, value)
         self.finish(body)
 
 
