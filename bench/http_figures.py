@@ -253,8 +253,8 @@ def status_polls(results: Results, settings: Settings, servers: Sequence[Server]
         "status_polls", "Throughput", f"status document polls on a running job at {settings.connections} "
         "connections", "req/s", "higher", values["wpsgate"], values.get("PyWPS"),
         note="PyWPS's status documents are files in its outputpath, served here by its two gunicorn processes "
-             "(a blocking read each); wpsgate's one event loop hands every read to a thread, because on a cluster "
-             "the spool is a shared filesystem that can stall, and no stalled read may stop the gateway",
+             "(a blocking read each); wpsgate answers a local job's poll from the latest document its engine "
+             "handed over (a scheduler job's document is read on a thread, never on the event loop)",
         detail={"cpu": _cpu_detail(details, settings.seconds)}))
     # leave no sleep job running into the next phase
     time.sleep(2.5)
