@@ -253,7 +253,10 @@ def _explain_burst(results: Results, figure: Figure) -> str:
     return (f"In the worst round the burst lasted {fmt(seconds)} s, during which the gateway process used "
             f"{fmt(r['gateway_cpu'])} CPU s ({fmt(100 * r['gateway_cpu'] / seconds)} % of one core), its workers "
             f"{fmt(r['workers_cpu'])} s, and the whole machine {fmt(r['machine_cpu'])} of {fmt(2 * seconds)} "
-            "CPU s: the two load generators and the workers share the two cores with the gateway.")
+            "CPU s: the two load generators and the workers share the two cores with the gateway. The ratio is "
+            f"to an idle figure of {fmt(r['idle'])} req/s (answered from remembered bytes); during the burst the "
+            f"gateway still answered {fmt(r['during'])} GetCapabilities per second besides accepting "
+            f"{fmt(r['accepted'] / seconds)} jobs per second.")
 
 
 def _explain_launcher(results: Results, figure: Figure) -> str:
