@@ -13,19 +13,7 @@ import time
 
 import drmaa
 
-
-def _wait(path: str, timeout: float = 120) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as handle:
-                text = handle.read().strip()
-            if text:
-                return float(text)
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.005)
-    raise RuntimeError(f"the test job did not start within {timeout:.0f} s")
+from bench.stamps import wait_for_stamp
 
 
 def main() -> int:
@@ -44,7 +32,7 @@ def main() -> int:
             job_id = session.runJob(template)
         finally:
             session.deleteJobTemplate(template)
-        latency = _wait(out) - submitted
+        latency = wait_for_stamp(out) - submitted
         session.wait(job_id, 60)
     json.dump([latency, job_id], sys.stdout)
     return 0

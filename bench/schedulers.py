@@ -28,6 +28,7 @@ from . import httpclient
 from .http_figures import end_to_end_job
 from .results import Figure, Results, Target
 from .servers import REPO, WpsgateServer
+from .stamps import wait_for_stamp
 
 STAMP = '#!/bin/sh\ndate +%s.%N > "$1.tmp" && mv "$1.tmp" "$1"\n'
 
@@ -83,20 +84,6 @@ def ensure_started(log) -> dict[str, str | None]:
             log("  slurm-demo/start-all.sh did not finish within 420 s")
         problems = {name: problem(name) for name in ("slurm", "gridengine")}
     return problems
-
-
-def _wait_file(path: str, timeout: float) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as handle:
-                text = handle.read().strip()
-            if text:
-                return float(text)
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.005)
-    raise RuntimeError(f"the scheduler's test job did not start within {timeout:.0f} s")
 
 
 def settle(name: str, job_id: str, timeout: float = 30.0) -> None:
@@ -156,7 +143,7 @@ def own_latency(name: str, folder: str, index: int, phase: float) -> float:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         raise RuntimeError(f"sbatch failed: {result.stderr.strip()}")
-    latency = _wait_file(out, 120) - submitted
+    latency = wait_for_stamp(out, 120) - submitted
     settle(name, result.stdout.strip().split(";")[0])
     return latency
 
