@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name, function in (("throughput", http_figures.throughput_figures),
                                        ("sync latency", http_figures.sync_latency),
                                        ("async accept latency", http_figures.async_accept),
+                                       ("async accept, workers busy", http_figures.async_accept_queued),
                                        ("local end to end", http_figures.local_end_to_end),
                                        ("status polls", http_figures.status_polls)):
                     run.phase(name, lambda f=function: f(results, settings, servers, run.log))

@@ -167,6 +167,41 @@ def async_accept(results: Results, settings: Settings, servers: Sequence[Server]
     results.get("async_accept_p50").detail["jobs"] = drained
 
 
+def async_accept_queued(results: Results, settings: Settings, servers: Sequence[Server], log) -> None:
+    """The same accepts while every worker is busy with a sleep job, so the accepted jobs wait in the queue
+    instead of running beside the gateway on the same cores: what the accept costs the gateway itself."""
+    server = next(s for s in servers if s.name == "wpsgate")
+    seconds = 4.0
+
+    def measure(server: Server, _round: int) -> list[float]:
+        blockers = []
+        for _ in range(settings.workers):
+            response = httpclient.get(server.execute("sleep", f"delay={seconds:g}", store=True, status=True))
+            _expect(response, b"ProcessAccepted", "wpsgate async sleep")
+            blockers.append(server.status_location(response.body))
+        time.sleep(0.3)  # both sleep jobs have started
+        url = server.execute("hello", "name=World", store=True, status=True)
+        samples, locations = [], []
+        deadline = time.monotonic() + seconds - 1.0
+        with Connection.for_url(url) as connection:
+            while len(samples) < settings.accept_count and time.monotonic() < deadline:
+                response = connection.get(target_of(url))
+                _expect(response, b"ProcessAccepted", "wpsgate async hello (queued)")
+                samples.append(response.seconds * 1000)
+                locations.append(server.status_location(response.body))
+        counts = wait_final(blockers + locations, 120)
+        log(f"  async accept hello, workers busy wpsgate  p50 {percentile(samples, 50):7.2f} ms "
+            f"p99 {percentile(samples, 99):7.2f} ms ({len(samples)} jobs queued; then {counts})")
+        return samples
+
+    values = alternate(settings, [server], measure)
+    results.add(Figure(
+        "async_accept_queued_p50", "Latency", "async Execute accept p50 with every worker busy", "ms", "lower",
+        [percentile(s, 50) for s in values["wpsgate"]], None,
+        note="the same submissions while sleep jobs occupy the workers: the accepted jobs wait in the queue "
+             "instead of running on the same two cores, so this is the accept's own cost"))
+
+
 # --- end to end -----------------------------------------------------------------------------------------------
 
 def end_to_end(server: Server, own_seconds: float = 0.4, poll: float = 0.002, timeout: float = 120,

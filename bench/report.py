@@ -293,10 +293,15 @@ def _explain_steps(results: Results, figure: Figure, names: tuple[str, ...], res
 
 
 def _explain_accept(results: Results, figure: Figure) -> str:
-    return _explain_steps(results, figure, ("an async job persisted",),
+    text = _explain_steps(results, figure, ("an async job persisted",),
                           "the HTTP exchange and parsing, the hand-off to the gateway's one I/O thread and back, and "
-                          "waiting on that thread behind the bookkeeping of the jobs accepted just before (each job "
-                          "also needs its started, progress and finished row updates there)")
+                          "the CPU the jobs accepted just before take while they run on the same two cores (their "
+                          "workers, and their started, progress and finished bookkeeping in the gateway)")
+    queued = results.get("async_accept_queued_p50")
+    if queued is not None and queued.wpsgate:
+        text += (f" With every worker busy, so that the accepted jobs wait in the queue instead of running, the "
+                 f"same accept took {fmt(queued.wpsgate_median)} ms (p50, same run).")
+    return text
 
 
 def _explain_sync(results: Results, figure: Figure) -> str:
