@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,45 +28,15 @@ from .http_figures import end_to_end_job
 from .results import Figure, Results, Target
 from .servers import REPO, WpsgateServer
 from .stamps import wait_for_stamp
+from tests.demo_schedulers import gridengine_env, scheduler_problem
 
 STAMP = '#!/bin/sh\ndate +%s.%N > "$1.tmp" && mv "$1.tmp" "$1"\n'
 
 
-def gridengine_env() -> dict[str, str]:
-    """The variables in slurm-demo/gridengine.env (its export lines)."""
-    env = {}
-    path = os.path.join(REPO, "slurm-demo", "gridengine.env")
-    if not os.path.exists(path):
-        return env
-    with open(path) as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith("export ") and "=" in line:
-                name, _, value = line[len("export "):].partition("=")
-                env[name] = value.strip("'\"")
-    return env
-
-
 def problem(name: str) -> str | None:
-    """None when the scheduler takes jobs, else why not."""
+    """None when the scheduler takes jobs, else why not (the test suite's check; a failing command too)."""
     try:
-        if name == "slurm":
-            if not shutil.which("sinfo"):
-                return "sinfo is not installed"
-            result = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
-            if result.returncode != 0 or not any(s.startswith(("idle", "mix", "alloc"))
-                                                 for s in result.stdout.split()):
-                return f"sinfo says {result.stdout.strip() or result.stderr.strip()}"
-            return None
-        env = {**os.environ, **gridengine_env()}
-        if not shutil.which("qstat"):
-            return "qstat is not installed"
-        if not os.path.exists(env.get("DRMAA_LIBRARY_PATH", "")):
-            return "no DRMAA library"
-        result = subprocess.run(["qstat", "-f"], capture_output=True, text=True, timeout=20, env=env)
-        if result.returncode != 0 or "all.q@" not in result.stdout:
-            return f"qstat -f says {result.stdout.strip() or result.stderr.strip()}"
-        return None
+        return scheduler_problem(name)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
 
