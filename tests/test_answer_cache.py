@@ -11,7 +11,6 @@ import asyncio
 import http.client
 import socket
 
-import pytest
 import tornado.web
 from tornado.httpserver import HTTPServer
 

@@ -39,6 +39,11 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def status_document_path(uuid: str) -> str:
+    """Where a job's status document is served, below the gateway's base URL."""
+    return f"/status/{uuid}.xml"
+
+
 @dataclass(frozen=True)
 class Urls:
     """The gateway's public URLs, derived from ``server.url`` (or bind and port)."""
@@ -54,7 +59,7 @@ class Urls:
         return self.wps + "?service=WPS&request=GetCapabilities"
 
     def status_document(self, uuid: str) -> str:
-        return f"{self.base}/status/{uuid}.xml"
+        return self.base + status_document_path(uuid)
 
     def status_json(self, uuid: str) -> str:
         return f"{self.base}/status/{uuid}"

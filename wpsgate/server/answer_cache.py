@@ -48,9 +48,8 @@ class AnswerCache:
 
     def put(self, target: str, body: bytes, content_type: str) -> None:
         """Remember an answer that never changes (a first answer stays)."""
-        if len(target) > MAX_TARGET or target in self._entries:
-            return
-        self.set(target, body, content_type)
+        if target not in self._entries:
+            self.set(target, body, content_type)
 
     def set(self, target: str, body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         """Remember (or replace) the answer to ``target``; thread-safe."""

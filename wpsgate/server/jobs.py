@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from ..jobs.folder import JobFolder, is_job_id
 from ..jobs.store import JobRecord
+from ..service import status_document_path
 from .answer_cache import AnswerCache
 from .errors import XML_CONTENT_TYPE, JSONHandler, OWSHandler, not_found
 from .files import content_type_for, stream_file
@@ -21,7 +22,7 @@ STATUS_DOCUMENT_MAX_BYTES = 64 * 1024  # larger ones (outputs by value) are read
 def status_document_keeper(cache: AnswerCache) -> Callable[[str, bytes | None], None]:
     """The job engine's ``on_document``: keeps each local job's latest status document for polls."""
     def keep(uuid: str, document: bytes | None) -> None:
-        target = f"/status/{uuid}.xml"
+        target = status_document_path(uuid)
         if document is None or len(document) > STATUS_DOCUMENT_MAX_BYTES:
             cache.drop(target)
         else:
