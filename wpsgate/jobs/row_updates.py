@@ -6,6 +6,11 @@ job's persist (which a client is waiting for) queues behind them.  Here, updates
 that arrive while a write is pending are merged per job (later values win) and
 written together; every caller still gets a future that resolves once its update
 is in the database.
+
+The write is handed to the I/O thread at the end of the event loop's current
+turn, never from inside ``update``: so every update given in one turn is in the
+same batch, whatever the thread is doing (handing it over at once let an idle
+thread take a batch of one before the next update of the same turn arrived).
 """
 from __future__ import annotations
 
@@ -31,13 +36,28 @@ class RowUpdates:
         self._next: "asyncio.Future[None] | None" = None  # the write that has not taken its batch yet
 
     def update(self, uuid: str, **values: Any) -> "asyncio.Future[None]":
-        """Queue an update of one job's row; await the result to know it is written."""
+        """Queue an update of one job's row (on the event loop); await the result to know it is written."""
         with self._lock:
             self._pending.setdefault(uuid, {}).update(values)
             if self._next is None:
-                self._next = self.io.call(self._write)
+                loop = asyncio.get_running_loop()
+                self._next = loop.create_future()
                 self._next.add_done_callback(_log_failure)
+                loop.call_soon(self._hand_over, self._next)
             return self._next
+
+    def _hand_over(self, waiter: "asyncio.Future[None]") -> None:
+        """Queue the write on the I/O thread; the batch stays open until the thread takes it."""
+        def done(write: "asyncio.Future[None]") -> None:
+            if waiter.done():
+                return
+            if write.cancelled():
+                waiter.cancel()
+            elif write.exception() is not None:
+                waiter.set_exception(write.exception())
+            else:
+                waiter.set_result(None)
+        self.io.call(self._write).add_done_callback(done)
 
     def _write(self) -> None:
         with self._lock:
