@@ -776,12 +776,14 @@ def test_outputs_folder_replaced_by_a_symlink_is_not_followed(small):
 # --- long URLs and header floods --------------------------------------------------------------------------
 
 
-def test_100_kb_query_string_is_a_clean_4xx(small):
-    target = "/wps?service=WPS&request=GetCapabilities&junk=" + "a" * 100_000
+def test_30_kb_query_string_is_a_clean_4xx(small):
+    """Over maxrequestsize, under server.max_header_size (64 kB; beyond it the connection is closed unanswered,
+    see test_http_edge.py)."""
+    target = "/wps?service=WPS&request=GetCapabilities&junk=" + "a" * 30_000
     try:
         reply = get(small, target, timeout=15)
     except (ConnectionError, http.client.HTTPException) as exc:
-        pytest.fail(f"a 100 kB query string got no HTTP answer at all ({type(exc).__name__}: {exc})")
+        pytest.fail(f"a 30 kB query string got no HTTP answer at all ({type(exc).__name__}: {exc})")
     assert 400 <= reply.status < 500, reply.status
     assert reply.seconds < FAST
     no_traceback(reply)

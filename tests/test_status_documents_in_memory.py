@@ -87,7 +87,8 @@ def test_the_documents_cache_replaces_and_drops_and_keeps_its_headers():
     keep("a", b"<one/>")
     keep("a", b"<two/>")
     assert cache.get("/status/a.xml").body == b"<two/>"
-    assert dict(cache.get("/status/a.xml").headers) == {"Cache-Control": "no-cache"}
+    assert dict(cache.get("/status/a.xml").headers) == {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                                                        "Content-Security-Policy": "sandbox"}
     keep("a", None)
     assert cache.get("/status/a.xml") is None
     keep("b", b"<small/>")

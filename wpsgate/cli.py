@@ -6,14 +6,22 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
 from .backends.base import SubmitError
 from .config import Config, ConfigError, load_config
 
-MAX_HEADER_SIZE = 1024 ** 2  # Tornado closes the connection without an answer above this
-HARD_BODY_LIMIT = 1024 ** 3  # bodies above maxrequestsize are counted and dropped, never stored
+if TYPE_CHECKING:
+    from .server.connections import ConnectionLimits
+
+# Every route refuses a body it does not take, and POST /wps bounds its own, before reading it
+# (wpsgate.server.errors); a lower Tornado limit would only append a bare 400 to those answers.
+TORNADO_BODY_LIMIT = 1 << 62
+
+
+class ListenError(Exception):
+    """The gateway cannot listen where it is told to (the message names the address and port)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,36 +57,73 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def configure_logging(config: Config) -> None:
+    from .server.log_limits import RepeatLimiter
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.logging.file:
         handlers.append(logging.FileHandler(config.logging.file))
+    limiter = RepeatLimiter()  # one for all handlers: a flood is counted once, whichever way it goes out
+    for handler in handlers:
+        handler.addFilter(limiter)
     logging.basicConfig(level=config.logging.level.upper(), handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.logging.level.upper() != "DEBUG":
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
+def listen(config: Config) -> list:
+    """Bind the listening sockets before anything else starts, naming the address and port if that fails."""
+    from tornado.netutil import bind_sockets
+
+    from .server.connections import AcceptGuard
+
+    try:
+        sockets = bind_sockets(config.server.port, address=config.server.bind)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {config.server.bind} port {config.server.port}: "
+                          f"{exc.strerror or exc}; is another server using it? Choose another port with "
+                          "--port (or server.port), or another address with --bind") from None
+    return [AcceptGuard(sock) for sock in sockets]
+
+
+def connection_limits(config: Config) -> "ConnectionLimits":
+    from .server.connections import ConnectionLimits, default_max_connections, raise_open_files_limit
+
+    open_files = raise_open_files_limit()
+    return ConnectionLimits(max_connections=config.server.max_connections or default_max_connections(open_files),
+                            max_header_size=config.server.max_header_size,
+                            header_timeout=config.server.header_timeout, body_timeout=config.server.body_timeout,
+                            max_body_size=TORNADO_BODY_LIMIT)
+
+
 async def serve(config: Config) -> None:
     """Run the gateway until SIGINT or SIGTERM."""
-    from tornado.httpserver import HTTPServer
-
     from .server.answer_cache import CachedAnswerDelegate
     from .server.app import build_gateway
+    from .server.connections import GatewayHTTPServer
+    from .server.cors import CorsPolicy
 
-    gateway = await build_gateway(config)
+    limits = connection_limits(config)
+    sockets = listen(config)
+    try:
+        gateway = await build_gateway(config)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     # No xheaders: nothing reads the client's address, and its check costs a getaddrinfo per request;
     # the public URLs come from server.url, not from X-Forwarded-* headers.
-    server = HTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers, gateway.documents),
-                        max_body_size=HARD_BODY_LIMIT, max_header_size=MAX_HEADER_SIZE)
-    server.listen(config.server.port, address=config.server.bind)
+    server = GatewayHTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers, gateway.documents,
+                                                    cors=CorsPolicy(config.server.cors_origins)), limits=limits)
+    server.add_sockets(sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     log = logging.getLogger("wpsgate")
-    log.info("wpsgate %s serving %d processes at %s/wps (mode %s, %d workers, spool %s)", __version__,
-             len(gateway.service.processes), config.server.base_url, config.processing.mode,
-             gateway.pool.size, config.spool)
+    log.info("wpsgate %s serving %d processes at %s/wps (mode %s, %d workers, spool %s, at most %d connections)",
+             __version__, len(gateway.service.processes), config.server.base_url, config.processing.mode,
+             gateway.pool.size, config.spool, limits.max_connections)
     await stop.wait()
     log.info("stopping")
     server.stop()
@@ -98,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"wpsgate: configuration error: {exc}", file=sys.stderr)
         return 2
+    except ListenError as exc:
+        print(f"wpsgate: {exc}", file=sys.stderr)
+        return 1
     except (OSError, SubmitError) as exc:
         print(f"wpsgate: {exc}", file=sys.stderr)
         return 1

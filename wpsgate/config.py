@@ -88,6 +88,12 @@ class ServerConfig:
     allowednetworks: tuple[str, ...] = ()
     reference_timeout: float = 60.0
     debug: bool = False
+    max_header_size: Size = _size_field(64 * 1024)
+    header_timeout: float = 20.0
+    body_timeout: float = 60.0
+    max_connections: int = 0
+    active_outputs: str = "attachment"
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -261,9 +267,10 @@ def _check(config: Config) -> Config:
     for key in ("sync_wait", "default_timeout", "max_timeout", "default_expire", "max_expire", "cleanup_interval"):
         if getattr(config.processing, key) <= 0:
             raise ConfigError(f"processing.{key}: must be positive")
-    for key in ("maxrequestsize", "maxsingleinputsize"):
+    for key in ("maxrequestsize", "maxsingleinputsize", "max_header_size", "header_timeout", "body_timeout"):
         if getattr(config.server, key) <= 0:
             raise ConfigError(f"server.{key}: must be positive")
+    _check_http_edge(config.server)
     sync_choices = ("local", "scheduler")
     if config.scheduler.sync not in sync_choices:
         raise ConfigError(f"scheduler.sync: {config.scheduler.sync!r} is not one of {', '.join(sync_choices)}")
@@ -280,6 +287,24 @@ def _check(config: Config) -> Config:
     if not config.metadata.languages:
         raise ConfigError("metadata.languages: at least one language is needed")
     return config
+
+
+_ACTIVE_OUTPUTS = ("attachment", "sandbox", "inline")
+
+
+def _check_http_edge(server: ServerConfig) -> None:
+    """The connection limits, the output policy and the CORS origins (scheme://host[:port], or *)."""
+    if server.max_header_size < 1024:
+        raise ConfigError("server.max_header_size: must be at least 1kb")
+    if server.max_connections < 0:
+        raise ConfigError("server.max_connections: must not be negative (0: derived from the open-files limit)")
+    if server.active_outputs not in _ACTIVE_OUTPUTS:
+        raise ConfigError(f"server.active_outputs: {server.active_outputs!r} is not one of "
+                          f"{', '.join(_ACTIVE_OUTPUTS)}")
+    for origin in server.cors_origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ConfigError(f"server.cors_origins: {origin!r} is not an origin like https://app.example.org "
+                              "(no path, no trailing slash) or *")
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

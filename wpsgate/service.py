@@ -37,6 +37,7 @@ class Answer:
     status: int = 200
     path: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bool = False  # a process's own bytes (RawDataOutput), not a document of ours
 
 
 def status_document_path(uuid: str) -> str:
@@ -200,7 +201,7 @@ class WPSService:
     def _sync_answer(outcome: JobOutcome) -> Answer:
         """A document, or for RawDataOutput the bare value (and an ExceptionReport when the process failed)."""
         if outcome.raw is not None:
-            return Answer(outcome.raw.payload, content_type=outcome.raw.mime_type, path=outcome.raw.path)
+            return Answer(outcome.raw.payload, content_type=outcome.raw.mime_type, path=outcome.raw.path, raw=True)
         if outcome.document is None:
             raise NoApplicableCode(outcome.message or "the job produced no response")
         return Answer(outcome.document)

@@ -23,6 +23,10 @@ from typing import Any
 
 from tornado import httputil
 
+from .active_content import NOSNIFF
+from .cors import CorsPolicy
+from .errors import has_body
+
 MAX_ENTRIES = 256
 MAX_TARGET = 2048  # longer URLs are not remembered (they are rarely repeated)
 
@@ -86,10 +90,15 @@ class CachedAnswerDelegate(httputil.HTTPServerConnectionDelegate):
     """Wraps the Application: a GET whose target is in one of the caches is answered here."""
 
     def __init__(self, application: httputil.HTTPServerConnectionDelegate, *caches: AnswerCache,
-                 server_header: str = "wpsgate") -> None:
+                 server_header: str = "wpsgate", cors: CorsPolicy | None = None) -> None:
         self.application = application
         self.caches = caches
         self.server_header = server_header
+        # With a CORS policy, a request with an Origin goes to the Application (it adds the
+        # Access-Control-* headers); every cached answer says it varies by Origin.
+        self.cors_enabled = cors is not None and cors.enabled
+        self.common_headers: tuple[tuple[str, str], ...] = (NOSNIFF,) + ((("Vary", "Origin"),)
+                                                                          if self.cors_enabled else ())
 
     def lookup(self, target: str) -> CachedAnswer | None:
         for cache in self.caches:
@@ -117,7 +126,8 @@ class _Message(httputil.HTTPMessageDelegate):
         self.answer: CachedAnswer | None = None
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
-        if start_line.method == "GET" and "If-None-Match" not in headers:
+        if (start_line.method == "GET" and "If-None-Match" not in headers and not has_body(headers)
+                and not (self.outer.cors_enabled and "Origin" in headers)):
             self.answer = self.outer.lookup(start_line.path)
             if self.answer is not None:
                 return None  # sent at finish(): answering before the body is read would close the connection
@@ -128,6 +138,8 @@ class _Message(httputil.HTTPMessageDelegate):
         headers = httputil.HTTPHeaders({
             "Server": self.outer.server_header, "Content-Type": answer.content_type,
             "Date": http_date(), "Etag": answer.etag, "Content-Length": str(len(answer.body))})
+        for name, value in self.outer.common_headers:
+            headers[name] = value
         for name, value in answer.headers:
             headers[name] = value
         self.request_conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", 200, "OK"), headers, answer.body)

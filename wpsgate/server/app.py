@@ -22,6 +22,7 @@ from ..jobs.store import JobStore
 from ..registry import load_processes
 from ..service import Urls, WPSService
 from .answer_cache import AnswerCache
+from .cors import CorsPolicy
 from .errors import OWSHandler, not_found
 from .jobs import (STATUS_DOCUMENTS_IN_MEMORY, JobHandler, JobListHandler, OutputHandler, StatusDocumentHandler,
                    status_document_keeper)
@@ -132,4 +133,5 @@ def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
         (r"/status/?", JobListHandler, {"engine": engine, "urls": urls}),
         (r"/status/([^/]+)", JobHandler, {"engine": engine, "urls": urls}),
         (r"/outputs/([^/]+)/([^/]+)", OutputHandler, {"spool": spool}),
-    ], default_handler_class=NotFoundHandler, debug=False, compress_response=False)
+    ], default_handler_class=NotFoundHandler, debug=False, compress_response=False,
+        cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs)

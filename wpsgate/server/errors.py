@@ -1,4 +1,10 @@
-"""Every error the HTTP layer answers is an OWS ExceptionReport (or JSON on the job API), never a traceback."""
+"""Every error the HTTP layer answers is an OWS ExceptionReport (or JSON on the job API), never a traceback.
+
+The base handlers also hold what every route shares at the edge: no route but POST /wps
+takes a request body, and a body sent anyway is refused from its headers, before any of it
+is read (every handler streams its body, so Tornado never buffers one); every answer says
+``nosniff``; and the CORS policy (none by default) adds its headers and answers preflights.
+"""
 from __future__ import annotations
 
 import json
@@ -6,21 +12,76 @@ import logging
 from typing import Any
 
 import tornado.web
+from tornado import httputil
 
-from ..exceptions import NoApplicableCode, OWSException
+from ..exceptions import NoApplicableCode, OWSException, RequestTooLarge
 from ..jobs.store import StoreUnavailable
 from ..protocol.documents import render_exception_report
+from .active_content import NOSNIFF
+from .cors import CorsPolicy
 
 log = logging.getLogger("wpsgate.http")
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 _CODES = {405: "OperationNotSupported", 404: "NoApplicableCode"}
 
 
-class OWSHandler(tornado.web.RequestHandler):
-    """Base handler: errors become ExceptionReports with the right HTTP status."""
+def has_body(headers: httputil.HTTPHeaders) -> bool:
+    """Whether a request announces a body: any Transfer-Encoding, or a Content-Length other than 0."""
+    if "Transfer-Encoding" in headers:
+        return True
+    length = headers.get("Content-Length")
+    return length is not None and length.strip(" \t0") != ""
+
+
+@tornado.web.stream_request_body
+class EdgeHandler(tornado.web.RequestHandler):
+    """What every route shares: bodies refused unless the method takes one, nosniff, CORS."""
+
+    BODY_METHODS: frozenset[str] = frozenset()  # the methods of this route that take a request body
 
     def set_default_headers(self) -> None:
         self.set_header("Server", "wpsgate")
+        self.set_header(*NOSNIFF)
+        cors: CorsPolicy | None = self.settings.get("cors")
+        if cors is not None and cors.enabled:
+            for name, value in cors.response_headers(self.request.headers.get("Origin")):
+                self.set_header(name, value)
+
+    def prepare(self) -> Any:
+        if self.request.method not in self.BODY_METHODS and has_body(self.request.headers):
+            if not self._implements(self.request.method or ""):
+                raise tornado.web.HTTPError(405)
+            self.refuse_body()
+
+    def refuse_body(self) -> None:
+        """Answer 413 in the route's own error format (the connection then closes, the body unread)."""
+        raise tornado.web.HTTPError(413)
+
+    def data_received(self, chunk: bytes) -> None:
+        """Only reached for a refused body still in flight: dropped, never stored."""
+
+    def options(self, *args: str) -> None:
+        """A CORS preflight from an allowed origin gets 204 with the methods; anything else 405."""
+        cors: CorsPolicy | None = self.settings.get("cors")
+        methods = ", ".join(m for m in self.SUPPORTED_METHODS if m != "OPTIONS" and self._implements(m))
+        headers = cors.preflight_headers(self.request.headers.get("Origin"), methods) if cors else None
+        if headers is None or "Access-Control-Request-Method" not in self.request.headers:
+            raise tornado.web.HTTPError(405)
+        for name, value in headers:
+            self.set_header(name, value)
+        self.set_status(204)
+        self.finish()
+
+    def _implements(self, method: str) -> bool:
+        own = getattr(type(self), method.lower(), None)
+        return own is not None and own is not getattr(tornado.web.RequestHandler, method.lower(), None)
+
+
+class OWSHandler(EdgeHandler):
+    """Base handler: errors become ExceptionReports with the right HTTP status."""
+
+    def refuse_body(self) -> None:
+        raise RequestTooLarge(f"a {self.request.method} request to {self.request.path} takes no body", "request")
 
     def write_ows_exception(self, exc: OWSException) -> None:
         self.clear()
@@ -44,20 +105,14 @@ class OWSHandler(tornado.web.RequestHandler):
             self.set_header("Allow", ", ".join(m for m in self.SUPPORTED_METHODS if self._implements(m)))
         self.finish(render_exception_report(_CODES.get(status_code, "NoApplicableCode"), text))
 
-    def _implements(self, method: str) -> bool:
-        return getattr(type(self), method.lower()) is not getattr(tornado.web.RequestHandler, method.lower())
-
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, OWSException):
             return
         super().log_exception(typ, value, tb)
 
 
-class JSONHandler(tornado.web.RequestHandler):
+class JSONHandler(EdgeHandler):
     """Base handler for the JSON job API: errors are JSON objects."""
-
-    def set_default_headers(self) -> None:
-        self.set_header("Server", "wpsgate")
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)

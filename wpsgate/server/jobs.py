@@ -12,9 +12,11 @@ from ..jobs.store import JobRecord
 from ..service import status_document_path
 from .answer_cache import AnswerCache
 from .errors import XML_CONTENT_TYPE, JSONHandler, OWSHandler, not_found
+from .active_content import NOSNIFF, SANDBOX, output_headers
 from .files import content_type_for, stream_file
 
-STATUS_HEADERS = (("Cache-Control", "no-cache"),)
+# Status documents are XML for WPS clients, which read the body; a browser opening one gets no script.
+STATUS_HEADERS = (("Cache-Control", "no-cache"), NOSNIFF, SANDBOX)
 STATUS_DOCUMENTS_IN_MEMORY = 2048  # the latest documents of this many local jobs
 STATUS_DOCUMENT_MAX_BYTES = 64 * 1024  # larger ones (outputs by value) are read from the file: memory stays bounded
 
@@ -75,7 +77,10 @@ class OutputHandler(OWSHandler):
         real = os.path.realpath(path)
         if os.path.dirname(real) != os.path.join(os.path.realpath(self.spool), uuid, "outputs"):
             raise not_found("no such output")
-        self.set_header("Content-Type", content_type_for(name))
+        content_type = content_type_for(name)
+        self.set_header("Content-Type", content_type)
+        for header, value in output_headers(content_type, self.settings.get("active_outputs", "attachment"), name):
+            self.set_header(header, value)
         await stream_file(self, real, include_body)
 
 
