@@ -31,6 +31,7 @@ class _Origin(http.server.BaseHTTPRequestHandler):
     """Serves words only to a request that carries the token; records what it was sent."""
 
     seen: list[tuple[str, str, bytes]] = []
+    api_keys: list[str] = []
 
     def _answer(self, body: bytes) -> None:
         if self.headers.get("Authorization") != TOKEN:
@@ -44,6 +45,13 @@ class _Origin(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.seen.append(("GET", self.headers.get("Authorization", ""), b""))
+        self.api_keys.append(self.headers.get("X-Api-Key", ""))
+        if self.path.startswith("/moved?to="):  # a redirect to wherever the query names
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/moved?to="):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self._answer(b"guarded words guarded")
 
     def do_POST(self):
@@ -66,6 +74,17 @@ def origin():
 
 
 @pytest.fixture(scope="module")
+def elsewhere():
+    """A second loopback origin (another port: another origin) that records the headers it gets."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("secrets"))
     process = GatewayProcess(workdir, {"server": {"allowednetworks": ["127.0.0.0/8"]},
@@ -75,8 +94,10 @@ def gateway(tmp_path_factory):
     process.stop()
 
 
-def execute_xml(origin: str, *, store: bool, method: str = "GET", header_value: str = TOKEN) -> str:
+def execute_xml(origin: str, *, store: bool, method: str = "GET", header_value: str = TOKEN,
+                path: str = "/words.txt", api_key: str = "") -> str:
     body = f"<wps:Body>{BODY_SECRET}</wps:Body>" if method == "POST" else ""
+    extra = f'<wps:Header key="X-Api-Key" value="{api_key}"/>' if api_key else ""
     form = (f'<wps:ResponseDocument storeExecuteResponse="{str(store).lower()}" status="{str(store).lower()}" '
             'lineage="true"><wps:Output asReference="false"><ows:Identifier>output</ows:Identifier></wps:Output>'
             '</wps:ResponseDocument>')
@@ -85,8 +106,8 @@ def execute_xml(origin: str, *, store: bool, method: str = "GET", header_value: 
   xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink">
  <ows:Identifier>wordcounter</ows:Identifier>
  <wps:DataInputs><wps:Input><ows:Identifier>text</ows:Identifier>
-  <wps:Reference xlink:href="{origin}/words.txt" method="{method}" mimeType="text/plain">
-   <wps:Header key="Authorization" value="{header_value}"/>{body}</wps:Reference>
+  <wps:Reference xlink:href="{origin}{path}" method="{method}" mimeType="text/plain">
+   <wps:Header key="Authorization" value="{header_value}"/>{extra}{body}</wps:Reference>
  </wps:Input></wps:DataInputs>
  <wps:ResponseForm>{form}</wps:ResponseForm>
 </wps:Execute>"""
@@ -185,3 +206,21 @@ def test_header_value_with_a_line_break_is_refused_without_echo(gateway, origin)
     code, locator, text = exception_of(response)
     assert (response.status_code, code, locator) == (400, "InvalidParameterValue", "text")
     assert "Authorization" in text and "l1nebreak" not in text
+
+
+def test_redirect_to_another_origin_does_not_carry_the_header(gateway, origin, elsewhere):
+    """Same origin: the headers follow the redirect; another origin: none of them is sent there, not even
+    ones the HTTP client does not know to be credentials (the download then fails with that origin's 401)."""
+    _Origin.seen.clear()
+    _Origin.api_keys.clear()
+    same = gateway.post(execute_xml(origin, store=False, path="/moved?to=/words.txt", api_key="k3y-1"))
+    assert same.status_code == 200, same.text
+    assert _Origin.seen == [("GET", TOKEN, b""), ("GET", TOKEN, b"")]
+    assert _Origin.api_keys == ["k3y-1", "k3y-1"]
+    _Origin.seen.clear()
+    _Origin.api_keys.clear()
+    other = gateway.post(execute_xml(origin, store=False, path=f"/moved?to={elsewhere}/words.txt", api_key="k3y-2"))
+    assert _Origin.seen == [("GET", TOKEN, b""), ("GET", "", b"")]
+    assert _Origin.api_keys == ["k3y-2", ""]
+    code, _, text = exception_of(other)
+    assert (other.status_code, code) == (400, "InvalidParameterValue") and "401" in text

@@ -32,12 +32,12 @@ import os
 import socket
 import threading
 from typing import Any, Iterable, Sequence
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.netutil import DefaultExecutorResolver, Resolver
 
-from ..exceptions import FileSizeExceeded, InvalidParameterValue
+from ..exceptions import FileSizeExceeded, InvalidParameterValue, OWSException
 from ..process import InputData
 from ..protocol.requests import REDACTED
 from ..process.formats import extension_for
@@ -215,16 +215,24 @@ class Stager:
 
     async def _download(self, identifier: str, url: str, target: str, method: str = "GET",
                         headers: tuple[tuple[str, str], ...] = (), body: bytes | None = None) -> None:
-        """Fetch ``url`` into ``target`` under the address policy, the size limit and the timeout."""
+        """Fetch ``url`` into ``target`` under the address policy, the size limit and the timeout.
+
+        Redirects are followed here rather than by the HTTP client, so that the client's headers
+        (credentials) go only to the origin the client named: a redirect to another origin is
+        followed without them, as browsers and curl do.
+        """
         loop = asyncio.get_running_loop()
         too_large = FileSizeExceeded(f"input {identifier} is larger than the server accepts ({self.max_bytes} bytes)",
                                      identifier)
         received = 0
         exceeded = False
+        status = 0
         writer = _ChunkWriter(loop, await loop.run_in_executor(None, _create_file, target))
 
         def chunk(data: bytes) -> None:
             nonlocal received, exceeded
+            if status in _REDIRECTS:  # a redirect's own body is not the input
+                return
             received += len(data)
             if received > self.max_bytes:
                 exceeded = True
@@ -232,22 +240,45 @@ class Stager:
             writer.feed(data)
 
         def header(line: str) -> None:
-            nonlocal exceeded
+            nonlocal exceeded, status
+            if line.startswith("HTTP/"):
+                code = line.split(" ", 2)[1:2]
+                status = int(code[0]) if code and code[0].isdigit() else 0
+                return
             name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length" and value.strip().isdigit() and \
-                    int(value) > self.max_bytes:
+            if status not in _REDIRECTS and name.strip().lower() == "content-length" and \
+                    value.strip().isdigit() and int(value) > self.max_bytes:
                 exceeded = True
                 raise too_large
 
-        request = HTTPRequest(url, method=method, body=body if method == "POST" else None,
-                              headers=dict(headers) or None, streaming_callback=chunk, header_callback=header,
-                              follow_redirects=True, max_redirects=5, connect_timeout=min(10.0, self.timeout),
-                              request_timeout=self.timeout,
-                              allow_nonstandard_methods=method == "POST" and body is None)
         secrets = [value for _, value in headers if value]
         try:
-            async with self.downloads:
-                await self.client.fetch(request)
+            for _hop in range(_MAX_REDIRECTS + 1):
+                request = HTTPRequest(url, method=method, body=body if method == "POST" else None,
+                                      headers=dict(headers) or None, streaming_callback=chunk,
+                                      header_callback=header, follow_redirects=False,
+                                      connect_timeout=min(10.0, self.timeout), request_timeout=self.timeout,
+                                      allow_nonstandard_methods=method == "POST" and body is None)
+                async with self.downloads:
+                    response = await self.client.fetch(request, raise_error=False)
+                if response.code not in _REDIRECTS:
+                    if response.error is not None:
+                        raise response.error
+                    return
+                location = response.headers.get("Location")
+                if not location:
+                    raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: a redirect without "
+                                                "a Location", identifier)
+                following = urljoin(url, location)
+                if _origin(following) != _origin(url):
+                    headers = ()  # the client's credentials stay with the origin it named
+                if response.code == 303 or (response.code in (301, 302) and method == "POST"):
+                    method, body = "GET", None
+                url = following
+            raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: more than {_MAX_REDIRECTS} "
+                                        "redirects", identifier)
+        except OWSException:
+            raise
         except Exception as exc:
             if exceeded:
                 raise too_large from None
@@ -260,6 +291,19 @@ class Stager:
             raise InvalidParameterValue(f"input {identifier}: fetching {url} failed: {reason}", identifier) from None
         finally:
             await writer.close()
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = urlparse(url)
+    try:
+        port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+    except ValueError:
+        port = -1
+    return parsed.scheme, (parsed.hostname or "").lower(), port
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
@@ -287,8 +331,11 @@ class _ChunkWriter:
         self.blocks: collections.deque[bytes] = collections.deque()
         self.lock = threading.Lock()
         self.writes: list[asyncio.Future] = []
+        self.closed = False
 
     def feed(self, data: bytes) -> None:
+        if self.closed:  # a download whose staging was cancelled goes on in the HTTP client: stop it here
+            raise OSError("the download's file is closed")
         self.pending.append(data)
         self.pending_size += len(data)
         if self.pending_size >= self.FLUSH:
@@ -312,6 +359,7 @@ class _ChunkWriter:
     async def close(self) -> None:
         """Write what is left and close the file; raises the first write error."""
         self._flush()
+        self.closed = True
         try:
             await asyncio.gather(*self.writes)
         finally:
