@@ -224,3 +224,23 @@ def test_redirect_to_another_origin_does_not_carry_the_header(gateway, origin, e
     assert _Origin.api_keys == ["k3y-2", ""]
     code, _, text = exception_of(other)
     assert (other.status_code, code) == (400, "InvalidParameterValue") and "401" in text
+
+
+def test_scheduler_job_file_keeps_no_header_and_the_node_reads_the_staged_copy(fresh_gateway, origin):
+    """On Slurm the job file is dill and is read on the node: no token in it, and the job counts the
+    words the gateway downloaded (the node needs neither the header nor the network)."""
+    from .schedulers import require
+
+    require("slurm")
+    gateway = fresh_gateway({"server": {"allowednetworks": ["127.0.0.0/8"]},
+                             "processing": {"mode": "slurm", "parallelprocesses": 1},
+                             "scheduler": {"poll_interval": 0.5, "nfs_grace": 2.0}})
+    gateway.spool = os.path.join(gateway.workdir, "spool")
+    accepted = gateway.post(execute_xml(origin, store=True))
+    assert accepted.status_code == 200, accepted.text
+    location = etree.fromstring(accepted.content).get("statusLocation")
+    final = gateway.wait_final(location, timeout=90)
+    assert json.loads(final.findtext("wps:ProcessOutputs/wps:Output/wps:Data/wps:ComplexData", namespaces=NS)) \
+        == [[2, "guarded"], [1, "words"]]
+    assert lineage_headers(final) == [("Authorization", "***")]
+    assert leaks(gateway, uuid_of(location), [accepted.content, etree.tostring(final)]) == []
