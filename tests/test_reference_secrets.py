@@ -114,7 +114,8 @@ def execute_xml(origin: str, *, store: bool, method: str = "GET", header_value: 
 
 
 def lineage_headers(document: etree._Element) -> list[tuple[str, str]]:
-    return [(h.get("key"), h.get("value")) for h in document.iterfind("wps:DataInputs/wps:Input/wps:Reference/wps:Header", NS)]
+    path = "wps:DataInputs/wps:Input/wps:Reference/wps:Header"
+    return [(h.get("key"), h.get("value")) for h in document.iterfind(path, NS)]
 
 
 def leaks(gateway: GatewayProcess, uuid: str, responses: list[bytes]) -> list[str]:

@@ -28,7 +28,7 @@ from wpsgate.protocol.requests import ExecuteRequest, InputReference, RawInput
 from wpsgate.registry import load_processes
 from wpsgate.service import Urls, WPSService
 
-from .gateway import GatewayProcess, exception_of, uuid_of, wait_for
+from .gateway import exception_of, uuid_of, wait_for
 from .test_references import by_reference
 
 

@@ -108,7 +108,8 @@ class Stager:
     def close(self) -> None:
         self.client.close()
 
-    async def stage(self, uuid: str, inputs: dict[str, list[InputData]], references: dict[tuple[str, int], Any]) -> None:
+    async def stage(self, uuid: str, inputs: dict[str, list[InputData]],
+                    references: dict[tuple[str, int], Any]) -> None:
         """Stage every reference input (``references``: the real ones, with headers and body) concurrently.
 
         The first failure cancels the others and is raised; the caller removes the job folder.
