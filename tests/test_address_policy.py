@@ -1,6 +1,6 @@
 """The address policy of input references: which addresses a reference may reach, checked at connect time.
 
-address_allowed, PolicyResolver and path_allowed are called directly with private, link-local and public
+address_allowed, PolicyResolver and open_below are called directly with private, link-local and public
 addresses: nothing here connects to them.  The end-to-end tests use loopback only: origin servers on 127.0.0.1,
 127.0.0.2 and ::1, and gateways under the default policy or with ``allowednetworks: [127.0.0.2/32]``.
 """
@@ -17,7 +17,8 @@ from urllib.parse import quote
 import pytest
 from lxml import etree
 
-from wpsgate.jobs.staging import PolicyResolver, ReferenceDenied, address_allowed, parse_networks, path_allowed
+from wpsgate.jobs.local_files import FileRefused, allowed_roots, open_below
+from wpsgate.jobs.staging import PolicyResolver, ReferenceDenied, address_allowed, parse_networks
 
 from .gateway import NS, GatewayProcess, exception_of
 from .schemas import assert_valid
@@ -146,7 +147,7 @@ def test_policy_resolver_honours_its_allow_list():
         resolve_with(FakeResolver("127.0.0.1"), parse_networks(["127.0.0.2/32"]))
 
 
-# --- path_allowed -----------------------------------------------------------------------------------------
+# --- open_below: file:// paths, opened with no symlink followed ---------------------------------------------
 
 
 @pytest.fixture
@@ -163,45 +164,53 @@ def tree(tmp_path):
     return tmp_path
 
 
+def opened(path, roots):
+    """The content of the file open_below opens, or None when it refuses."""
+    try:
+        handle = open_below(path, allowed_roots(roots))
+    except FileRefused:
+        return None
+    with os.fdopen(handle, "rb") as stream:
+        return stream.read().decode()
+
+
 def test_path_inside_a_root_is_allowed(tree):
     data = str(tree / "data")
-    expected = os.path.realpath(tree / "data" / "sub" / "file.txt")
-    assert path_allowed(str(tree / "data" / "sub" / "file.txt"), [data]) == expected
-    assert path_allowed(str(tree / "data" / "sub" / ".." / "sub" / "file.txt"), [data]) == expected
-    assert path_allowed(str(tree / "data" / "inner.txt"), [data]) == expected  # a symlink that stays inside
-    assert path_allowed(str(tree / "data" / "sub" / "file.txt"), [data + "/"]) == expected
-    assert path_allowed(str(tree / "data" / "sub" / "file.txt"), [str(tree / "link-to-data")]) == expected
-    assert path_allowed(str(tree / "link-to-data" / "sub" / "file.txt"), [data]) == expected
-    assert path_allowed(str(tree / "data2" / "secret.txt"), [data, str(tree / "data2")]) is not None
-
-
-def test_root_itself_is_inside(tree):
-    assert path_allowed(str(tree / "data"), [str(tree / "data")]) == os.path.realpath(tree / "data")
+    assert opened(str(tree / "data" / "sub" / "file.txt"), [data]) == "inside"
+    assert opened(str(tree / "data" / "sub" / "file.txt"), [data + "/"]) == "inside"
+    # the operator's root may itself be a symlink: reachable by its configured name and by its real path
+    assert opened(str(tree / "data" / "sub" / "file.txt"), [str(tree / "link-to-data")]) == "inside"
+    assert opened(str(tree / "link-to-data" / "sub" / "file.txt"), [str(tree / "link-to-data")]) == "inside"
+    assert opened(str(tree / "data2" / "secret.txt"), [data, str(tree / "data2")]) == "secret"
 
 
 @pytest.mark.parametrize("relative", [
     "data2/secret.txt", "data/../data2/secret.txt", "data/sub/../../data2/secret.txt", "data/escape.txt",
-    "data/escape-dir/secret.txt", "data/escape-dir", "data/..", ".",
+    "data/escape-dir/secret.txt", "data/escape-dir", "data/..", ".", "data", "data/sub",
+    "data/inner.txt", "data/sub/../sub/file.txt", "data/./sub/file.txt", "data//sub/file.txt",
+    "link-to-data/sub/file.txt",
 ], ids=["outside", "dotdot", "dotdot-twice", "symlink-file", "symlink-dir-content", "symlink-dir", "parent",
-        "tmp-root"])
-def test_paths_escaping_the_root_are_refused(tree, relative):
-    assert path_allowed(str(tree / relative), [str(tree / "data")]) is None
+        "tmp-root", "root-itself", "a-folder", "symlink-staying-inside", "dotdot-staying-inside", "dot",
+        "empty-component", "symlink-to-root"])
+def test_paths_escaping_the_root_or_through_symlinks_are_refused(tree, relative):
+    assert opened(str(tree) + "/" + relative, [str(tree / "data")]) is None
 
 
 def test_prefix_trick_is_refused(tree):
     """/data does not admit /data2 (compared component-wise, not by string prefix)."""
-    assert path_allowed(str(tree / "data2" / "secret.txt"), [str(tree / "data")]) is None
-    assert path_allowed(str(tree / "data2"), [str(tree / "data")]) is None
+    assert opened(str(tree / "data2" / "secret.txt"), [str(tree / "data")]) is None
+    assert opened(str(tree / "data2"), [str(tree / "data")]) is None
 
 
 def test_absolute_system_paths_and_no_roots_are_refused(tree):
-    assert path_allowed("/etc/passwd", [str(tree / "data")]) is None
-    assert path_allowed(str(tree / "data" / "sub" / "file.txt"), []) is None
-    assert path_allowed("/", [str(tree / "data")]) is None
+    assert opened("/etc/passwd", [str(tree / "data")]) is None
+    assert opened(str(tree / "data" / "sub" / "file.txt"), []) is None
+    assert opened("/", [str(tree / "data")]) is None
+    assert opened("relative/file.txt", [str(tree / "data")]) is None
 
 
 def test_path_with_nul_byte_is_refused_not_an_error(tree):
-    assert path_allowed(str(tree / "data" / "sub") + "/file.txt\x00.png", [str(tree / "data")]) is None
+    assert opened(str(tree / "data" / "sub") + "/file.txt\x00.png", [str(tree / "data")]) is None
 
 
 # --- end to end, loopback only ----------------------------------------------------------------------------

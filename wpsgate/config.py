@@ -87,6 +87,9 @@ class ServerConfig:
     allowedinputpaths: tuple[str, ...] = ()
     allowednetworks: tuple[str, ...] = ()
     reference_timeout: float = 60.0
+    max_downloads: int = 16  # http(s) input downloads at once, over all requests (4 at most per request)
+    maxfileinputsize: Size = _size_field(1024 * 1024 * 1024)  # largest file:// input (copied into the job)
+    allow_hardlinked_inputs: bool = False  # accept file:// inputs that have more than one hard link
     debug: bool = False
     max_header_size: Size = _size_field(64 * 1024)
     header_timeout: float = 20.0
@@ -267,7 +270,8 @@ def _check(config: Config) -> Config:
     for key in ("sync_wait", "default_timeout", "max_timeout", "default_expire", "max_expire", "cleanup_interval"):
         if getattr(config.processing, key) <= 0:
             raise ConfigError(f"processing.{key}: must be positive")
-    for key in ("maxrequestsize", "maxsingleinputsize", "max_header_size", "header_timeout", "body_timeout"):
+    for key in ("maxrequestsize", "maxsingleinputsize", "maxfileinputsize", "max_downloads", "max_header_size",
+                "header_timeout", "body_timeout"):
         if getattr(config.server, key) <= 0:
             raise ConfigError(f"server.{key}: must be positive")
     _check_http_edge(config.server)

@@ -23,7 +23,8 @@ from .jobs.runner import JobOutcome, JobSpec
 from .jobs.store import StoreUnavailable
 from .process import Process
 from .protocol.documents import DescriptionCache, ResponseContext, render_capabilities
-from .protocol.requests import BBoxValue, DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest
+from .protocol.requests import (BBoxValue, DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest,
+                                InputReference)
 
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 
@@ -90,6 +91,22 @@ def typed_request(request: ExecuteRequest, inputs: dict[str, list[Any]]) -> Exec
     return dataclasses.replace(request, inputs=tuple(typed))
 
 
+def _references(request: ExecuteRequest) -> dict[tuple[str, int], InputReference]:
+    """Each input by reference, keyed by (identifier, occurrence), as the client sent it.
+
+    This is the only place the headers and POST body of a reference travel on from:
+    the request the job keeps is ``request.without_secrets()``.
+    """
+    references = {}
+    seen: dict[str, int] = {}
+    for raw in request.inputs:
+        index = seen.get(raw.identifier, 0)
+        seen[raw.identifier] = index + 1
+        if raw.reference is not None:
+            references[(raw.identifier, index)] = raw.reference
+    return references
+
+
 class WPSService:
     def __init__(self, config: Config, processes: dict[str, Process], engine: Any, urls: Urls,
                  stager: Any = None) -> None:
@@ -153,6 +170,7 @@ class WPSService:
         expire = self._seconds(request.expire, processing.default_expire, processing.max_expire)
         uuid = str(_uuid.uuid4())
         stored = request.store_execute_response
+        request = request.without_secrets()  # what the job, its documents and its row keep (see _references)
         context = ResponseContext(
             service_instance=self.urls.capabilities, process_identifier=process.identifier,
             process_title=process.title, process_abstract=process.abstract, process_version=process.version,
@@ -167,8 +185,12 @@ class WPSService:
 
     async def execute(self, request: ExecuteRequest) -> Answer:
         process, spec, timeout, expire = self.prepare(request)
+        references = _references(request)  # from the request as sent: headers and body, for the stager only
         try:
-            await self._stage(spec)
+            if references:
+                # refused for capacity before anything is fetched; the final check at submit still holds
+                await self.engine.admit(spec, process)
+                await self._stage(spec, references)
             if spec.store:
                 # accepted, or failed with the reason when a scheduler refused the job
                 return Answer(await self.engine.submit(spec, timeout, expire, process))
@@ -183,19 +205,11 @@ class WPSService:
             raise NoApplicableCode(f"process {process.identifier} failed: {outcome.message}", process.identifier)
         return self._sync_answer(outcome)
 
-    async def _stage(self, spec: JobSpec) -> None:
+    async def _stage(self, spec: JobSpec, references: dict[tuple[str, int], InputReference]) -> None:
         """Fetch inputs given by reference into the job folder (see jobs.staging)."""
-        references = {}
-        seen: dict[str, int] = {}
-        for raw in spec.request.inputs:
-            index = seen.get(raw.identifier, 0)
-            seen[raw.identifier] = index + 1
-            if raw.reference is not None:
-                references[(raw.identifier, index)] = raw.reference
-        if references:
-            if self.stager is None:
-                raise NoApplicableCode("inputs by reference are not available on this server")
-            await self.stager.stage(spec.uuid, spec.inputs, references)
+        if self.stager is None:
+            raise NoApplicableCode("inputs by reference are not available on this server")
+        await self.stager.stage(spec.uuid, spec.inputs, references)
 
     @staticmethod
     def _sync_answer(outcome: JobOutcome) -> Answer:

@@ -140,12 +140,16 @@ class ClusterEngine:
         accepted, refused = await self._submit(spec, process, timeout, expire)
         return accepted if refused is None else refused.document
 
-    async def _submit(self, spec: JobSpec, process: Process, timeout: float, expire: float,
-                      is_async: bool = True) -> tuple[bytes, JobOutcome | None]:
-        """Persist and submit; the accepted document, and the failed outcome when the scheduler refused."""
+    def check_capacity(self) -> None:
+        """Raise ServerBusy when this gateway already follows ``scheduler.maxjobs`` unfinished jobs."""
         if len(self.active) >= self.settings.maxjobs:
             raise ServerBusy(f"{len(self.active)} jobs are unfinished on the scheduler, the most this gateway "
                              "follows; try again later")
+
+    async def _submit(self, spec: JobSpec, process: Process, timeout: float, expire: float,
+                      is_async: bool = True) -> tuple[bytes, JobOutcome | None]:
+        """Persist and submit; the accepted document, and the failed outcome when the scheduler refused."""
+        self.check_capacity()
         spec.store = True
         accepted = await self.io_call(self._persist, spec, process, timeout, expire, is_async)
         job = self.cluster_job(spec, process, timeout)

@@ -126,6 +126,29 @@ class JobManager:
                           expire_seconds=expire, timeout=timeout, backend="local", is_async=False,
                           request=_request_summary(spec), outputs=json.dumps(outcome.output_files))
 
+    # --- admission ----------------------------------------------------------------------------------------
+
+    async def admit(self, spec: JobSpec, process: Any = None) -> None:
+        """Raise ServerBusy now if the job would be refused for capacity; called before its inputs are staged.
+
+        The same rules as ``submit`` and ``run_sync`` apply, so nothing is downloaded for a job that
+        cannot run; they check again when the job is handed over (other requests may come between).
+        A synchronous job on the local pool waits up to ``sync_wait`` for an idle worker, and lets it go.
+        """
+        if self.cluster is not None and not spec.raw and (spec.store or
+                                                          self.sync_on_scheduler(spec.process_identifier)):
+            self.cluster.check_capacity()
+            return
+        if spec.store:
+            if len(self.queue) >= self.maxqueue:
+                raise ServerBusy(f"the job queue is full ({self.maxqueue} jobs waiting); try again later")
+            return
+        try:
+            worker = await self.pool.acquire(self.sync_wait)
+        except asyncio.TimeoutError:
+            raise ServerBusy(f"all {self.pool.size} workers are busy; try again later") from None
+        self.pool.release(worker)
+
     # --- async --------------------------------------------------------------------------------------------
 
     async def submit(self, spec: JobSpec, timeout: float, expire: float, process: Any = None) -> bytes:

@@ -19,7 +19,7 @@ from ..process.formats import Format, is_xml
 from ..process.literals import AllowedValue, ValuesReference
 from ..process.validation import secure_parser
 from .namespaces import NSMAP, OWS, SCHEMAS, WPS, XML, XSI, ows, wps, xlink
-from .requests import ExecuteRequest, RawInput
+from .requests import REDACTED, ExecuteRequest, RawInput
 
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -388,8 +388,8 @@ def _echo_input(parent: etree._Element, raw: RawInput) -> None:
     if raw.reference is not None:
         ref = _sub(item, wps("Reference"), mimeType=raw.mime_type, encoding=raw.encoding, schema=raw.schema,
                    method=raw.reference.method, **{xlink("href"): raw.reference.href})
-        for key, value in raw.reference.headers:
-            _sub(ref, wps("Header"), key=key, value=value)
+        for key, _value in raw.reference.headers:  # a header's value may be a credential: never echoed
+            _sub(ref, wps("Header"), key=key, value=REDACTED)
         return
     data = _sub(item, wps("Data"))
     if raw.bbox is not None:

@@ -5,9 +5,11 @@ declarations is the service's job, so the two encodings share that code.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 WPS_VERSION = "1.0.0"
+REDACTED = "***"  # what stands in for a reference header's value everywhere but the download itself
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class InputReference:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     body_href: str | None = None
+
+    def without_secrets(self) -> "InputReference":
+        """The reference as it may be kept and shown: header values masked, the POST body dropped.
+
+        Headers carry credentials (``Authorization``, API keys) and a POST body may too; both are
+        needed only while the gateway downloads the input, so only the stager ever sees them.
+        """
+        if not self.headers and self.body is None:
+            return self
+        return dataclasses.replace(self, headers=tuple((key, REDACTED) for key, _ in self.headers), body=None)
 
 
 @dataclass(frozen=True)
@@ -89,3 +101,12 @@ class ExecuteRequest:
     timeout: float | None = None
     expire: float | None = None
     extra: dict = field(default_factory=dict, compare=False)
+
+    def without_secrets(self) -> "ExecuteRequest":
+        """The request as job files, documents (lineage), rows and logs may hold it (see InputReference)."""
+        if not any(raw.reference is not None and (raw.reference.headers or raw.reference.body is not None)
+                   for raw in self.inputs):
+            return self
+        inputs = tuple(dataclasses.replace(raw, reference=raw.reference.without_secrets())
+                       if raw.reference is not None else raw for raw in self.inputs)
+        return dataclasses.replace(self, inputs=inputs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from lxml import etree
 
@@ -184,6 +185,25 @@ def _parse_bbox(identifier: str, element: etree._Element) -> BBoxValue:
     return BBoxValue(lower=lower, upper=upper, crs=element.get("crs"), dimensions=dims)
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _header(identifier: str, element: etree._Element) -> tuple[str, str]:
+    """One wps:Header as (key, value); refused when it could not be sent as an HTTP header.
+
+    The message names the key, never the value: a value is often a credential.
+    """
+    key, value = element.get("key", ""), element.get("value", "")
+    if not _HEADER_NAME.fullmatch(key):
+        raise InvalidParameterValue(f"wps:Header of input {identifier} needs a key that is an HTTP header name",
+                                    identifier)
+    if _HEADER_VALUE_FORBIDDEN.search(value):
+        raise InvalidParameterValue(f"the value of wps:Header {key} of input {identifier} contains control "
+                                    "characters", identifier)
+    return key, value
+
+
 def _parse_reference(identifier: str, element: etree._Element) -> RawInput:
     href = element.get(f"{{{XLINK}}}href") or element.get("href")
     if not href:
@@ -191,7 +211,7 @@ def _parse_reference(identifier: str, element: etree._Element) -> RawInput:
     method = (element.get("method") or "GET").upper()
     if method not in ("GET", "POST"):
         raise InvalidParameterValue(f"method of input {identifier} must be GET or POST", identifier)
-    headers = tuple((h.get("key", ""), h.get("value", "")) for h in element.iterfind(wps("Header")))
+    headers = tuple(_header(identifier, h) for h in element.iterfind(wps("Header")))
     body = None
     body_element = element.find(wps("Body"))
     if body_element is not None:

@@ -95,7 +95,9 @@ async def build_gateway(config: Config) -> Gateway:
     urls = Urls(config.server.base_url)
     stager = Stager(spool=config.spool, own_base_url=urls.base, allowed_paths=config.server.allowedinputpaths,
                     allowed_networks=config.server.allowednetworks, max_bytes=config.server.maxsingleinputsize,
-                    timeout=config.server.reference_timeout)
+                    timeout=config.server.reference_timeout, max_file_bytes=config.server.maxfileinputsize,
+                    max_downloads=config.server.max_downloads,
+                    allow_hardlinks=config.server.allow_hardlinked_inputs)
     service = WPSService(config, processes, engine, urls, stager)
     answers = AnswerCache()
     app = make_app(config, service, engine, urls, answers)
