@@ -8,15 +8,17 @@ from lxml import etree
 
 from .gateway import NS, GatewayProcess, failure_text, literal_outputs, uuid_of, wait_for
 from .processes import ALL
-from .schedulers import gridengine_env, require
+from .schedulers import REPO, gridengine_env, require
 from .schemas import assert_valid
 
 BACKENDS = {"slurm": "slurm", "drmaa": "gridengine"}
 
 
 def cluster_config(mode, **scheduler):
+    # the test processes live in the repository, not in the virtualenv: named for the isolated joblauncher
     return {"processing": {"mode": mode, "parallelprocesses": 1},
-            "scheduler": {"poll_interval": 0.5, "nfs_grace": 2.0, **scheduler}, "processes": ALL}
+            "scheduler": {"poll_interval": 0.5, "nfs_grace": 2.0, "pythonpath": [REPO], **scheduler},
+            "processes": ALL}
 
 
 def cluster_env(mode):
