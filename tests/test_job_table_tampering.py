@@ -10,8 +10,6 @@ import pickle
 import sqlite3
 import uuid as _uuid
 
-import pytest
-
 from wpsgate.backends.base import ClusterBackend, SchedulerState
 from wpsgate.jobs.cluster import ClusterEngine, ClusterSettings
 from wpsgate.jobs.folder import JobFolder, atomic_write

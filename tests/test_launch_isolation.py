@@ -19,7 +19,7 @@ import pytest
 from lxml import etree
 
 from wpsgate.backends.slurm import SlurmBackend
-from wpsgate.config import config_from_mapping
+from wpsgate.config import ConfigError, config_from_mapping
 from wpsgate.jobs.cluster import ClusterEngine, settings_from_config
 from wpsgate.jobs.folder import JobFolder
 from wpsgate.jobs.jobfile import load_or_create_key
@@ -236,3 +236,19 @@ def test_an_unchanged_staged_input_runs(site):
     assert status(folder)[0] == "ProcessSucceeded"
     with open(os.path.join(folder.outputs, "output.json")) as handle:
         assert json.load(handle) == [[2, "staged"], [1, "words"]]
+
+
+@pytest.mark.parametrize("scheduler, message", [
+    ({"environment": ["PATH", "NOT-A-NAME"]}, "scheduler.environment"),
+    ({"environment": ["=value"]}, "scheduler.environment"),
+    ({"pythonpath": ["relative/folder"]}, "scheduler.pythonpath"),
+])
+def test_bad_environment_and_pythonpath_entries_stop_the_start(scheduler, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_mapping({"scheduler": scheduler}, environ={})
+
+
+def test_the_allow_list_from_an_environment_variable():
+    config = config_from_mapping({}, environ={"WPSGATE_SCHEDULER__ENVIRONMENT": "PATH,OMP_NUM_THREADS=4"})
+    assert config.scheduler.environment == ("PATH", "OMP_NUM_THREADS=4")
+    assert config_from_mapping({}, environ={}).scheduler.pythonpath == ()
