@@ -6,7 +6,8 @@ Exit codes tell the scheduler (and an operator) what happened:
 0     the process succeeded
 1     the process failed (the status document says why)
 2     usage error
-3     the job file was refused (missing, unsigned, tampered with, misplaced)
+3     the job file was refused (missing, unsigned, tampered with, misplaced), or a staged
+      input in the job folder no longer matches the digest signed with it
 4     the job could not be loaded (e.g. a module missing on this node)
 143   stopped by SIGTERM (130 for SIGINT), after writing ProcessFailed
 ====  =====================================================================
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wpsgate.jobs.folder import JobFolder, is_job_id
-from wpsgate.jobs.jobfile import JobFileError, unpack
+from wpsgate.jobs.jobfile import JobFileError, unpack, verify_inputs
 from wpsgate.jobs.runner import JobInterrupted, run_job
 from wpsgate.protocol.documents import ExceptionInfo, JobStatus, render_execute_response
 
@@ -70,8 +71,17 @@ def load_record(folder: JobFolder, key: bytes) -> dict:
 
 
 def load_job(folder: JobFolder, record: dict) -> LoadedJob:
-    """Unpickle the job (process and spec); raises whatever loading raises (ImportError, ...)."""
+    """Unpickle the job (process and spec); raises whatever loading raises (ImportError, ...).
+
+    ``record`` has been verified: only now are the operator's ``scheduler.pythonpath`` folders it
+    names added to ``sys.path`` (after the interpreter's own entries, so they cannot shadow the
+    standard library, wpsgate or the joblauncher), for the process modules the job refers to.
+    """
     import dill
+
+    for entry in record.get("pythonpath", ()):
+        if entry not in sys.path:
+            sys.path.append(entry)
 
     job = dill.loads(record["job"])
     return LoadedJob(folder, record["context"], job.get("process"), job["spec"], job.get("timeout", 0.0))
@@ -137,6 +147,18 @@ def run_folder(path: str, key_path: str, log: Any = sys.stderr) -> int:
                                          "started": started.isoformat(), "finished": _now().isoformat()})
         return EXIT_REFUSED
     context = record["context"]
+    try:
+        verify_inputs(folder.path, record["inputs"])
+    except JobInterrupted as exc:
+        write_failure(folder, context, str(exc))
+        return 128 + (signals.received or signal.SIGTERM)
+    except JobFileError as exc:
+        message = f"job refused: {exc}"
+        print(f"joblauncher: {message}", file=log)
+        write_failure(folder, context, message)
+        folder.write_result({"state": "refused", "exit": EXIT_REFUSED, "message": message,
+                             "started": started.isoformat(), "finished": _now().isoformat()})
+        return EXIT_REFUSED
     try:
         job = load_job(folder, record)
     except JobInterrupted as exc:

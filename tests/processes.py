@@ -79,5 +79,17 @@ def spin() -> Process:
                    outputs=[LiteralOutput("output", "never", data_type="string")])
 
 
+def _environ(request, response):
+    """Return the job's whole environment, as process code sees it."""
+    import json
+
+    response.outputs["output"].data = json.dumps(dict(os.environ))
+
+
+def environ() -> Process:
+    return Process(_environ, "environ", "Show the job's environment", store_supported=True, status_supported=True,
+                   outputs=[LiteralOutput("output", "the environment as JSON", data_type="string")])
+
+
 ALL = [*DEMO_PROCESSES, "tests.processes:crash", "tests.processes:spin", "tests.processes:hog",
-       "tests.processes:tally", "tests.processes:sigkill", "tests.processes:chatty"]
+       "tests.processes:tally", "tests.processes:sigkill", "tests.processes:chatty", "tests.processes:environ"]

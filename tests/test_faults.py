@@ -22,7 +22,9 @@ MODES = {"local": None, "slurm": "slurm", "drmaa": "gridengine"}
 def config_for(mode):
     config = {"processing": {"mode": mode, "parallelprocesses": 2}, "processes": ALL}
     if mode != "local":
-        config["scheduler"] = {"poll_interval": 0.5, "nfs_grace": 2.0, "submit_retries": 3}
+        # the test processes (tests.processes) live in the repository, not in the virtualenv: the
+        # joblauncher runs isolated, so the folder is named for it
+        config["scheduler"] = {"poll_interval": 0.5, "nfs_grace": 2.0, "submit_retries": 3, "pythonpath": [REPO]}
     return config
 
 

@@ -1,4 +1,5 @@
 """Signed job files: only what the gateway signed, for this very job folder, may run."""
+import json
 import os
 import pickle
 import stat
@@ -139,8 +140,9 @@ def test_pack_unpack_round_trip_with_a_response_context():
     uuid = new_uuid()
     job = b"dill bytes \x00\xff\n"
     record = unpack(KEY, uuid, pack(KEY, uuid, context(), job))
-    assert record["version"] == 1
+    assert record["version"] == 2
     assert record["job"] == job
+    assert record["inputs"] == {} and record["pythonpath"] == []
     assert isinstance(record["context"], ResponseContext)
     assert record["context"] == context()
 
@@ -161,15 +163,22 @@ def test_packed_file_is_signed_for_its_uuid_and_key():
 def test_unpack_of_signed_but_unreadable_payload_is_refused():
     uuid = new_uuid()
     with pytest.raises(JobFileError, match="cannot be read"):
-        unpack(KEY, uuid, sign(KEY, uuid, b"this is not a pickle"))
+        unpack(KEY, uuid, sign(KEY, uuid, b"this is not a header\njob"))
 
 
-@pytest.mark.parametrize("record", [{"version": 2, "context": None, "job": b""}, ["not", "a", "dict"],
-                                    {"context": None, "job": b""}])
-def test_unpack_of_unknown_format_version_is_refused(record):
+@pytest.mark.parametrize("header", [{"version": 3, "context": None}, ["not", "a", "dict"],
+                                    {"context": None, "inputs": {}, "pythonpath": []}])
+def test_unpack_of_unknown_format_version_is_refused(header):
     uuid = new_uuid()
     with pytest.raises(JobFileError, match="version"):
-        unpack(KEY, uuid, sign(KEY, uuid, pickle.dumps(record)))
+        unpack(KEY, uuid, sign(KEY, uuid, json.dumps(header).encode() + b"\njob"))
+
+
+def test_unpack_of_a_version_1_file_is_refused_with_the_reason():
+    """A job file of the previous format (an outer pickle, no input digests) does not run."""
+    uuid = new_uuid()
+    with pytest.raises(JobFileError, match="version 1"):
+        unpack(KEY, uuid, sign(KEY, uuid, pickle.dumps({"version": 1, "context": context(), "job": b""})))
 
 
 # --- the key ----------------------------------------------------------------------------------------------

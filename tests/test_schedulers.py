@@ -1,4 +1,5 @@
 """Scheduler delegation against the real Slurm and Grid Engine started by slurm-demo/start-all.sh."""
+import json
 import os
 import subprocess
 import time
@@ -8,15 +9,19 @@ from lxml import etree
 
 from .gateway import NS, GatewayProcess, failure_text, literal_outputs, uuid_of, wait_for
 from .processes import ALL
-from .schedulers import gridengine_env, require
+from .schedulers import REPO, gridengine_env, require
 from .schemas import assert_valid
 
 BACKENDS = {"slurm": "slurm", "drmaa": "gridengine"}
+SECRETS = {"SECRET_TOKEN": "s3cr3t", "ALLOWED_VAR": "yes"}  # plus the database URL, set per gateway below
+ALLOW_LIST = ["PATH", "LANG", "HOME", "ALLOWED_VAR", "FIXED=a,b c"]
 
 
 def cluster_config(mode, **scheduler):
+    # the test processes live in the repository, not in the virtualenv: named for the isolated joblauncher
     return {"processing": {"mode": mode, "parallelprocesses": 1},
-            "scheduler": {"poll_interval": 0.5, "nfs_grace": 2.0, **scheduler}, "processes": ALL}
+            "scheduler": {"poll_interval": 0.5, "nfs_grace": 2.0, "pythonpath": [REPO], **scheduler},
+            "processes": ALL}
 
 
 def cluster_env(mode):
@@ -29,8 +34,10 @@ def cluster(request, tmp_path_factory):
     mode = request.param
     require(BACKENDS[mode])
     memory = {"hog": {"memory": 500}}
-    gateway = GatewayProcess(str(tmp_path_factory.mktemp(mode)), cluster_config(mode, processes=memory),
-                             env=cluster_env(mode)).start()
+    workdir = str(tmp_path_factory.mktemp(mode))
+    secrets = {**SECRETS, "WPSGATE_DATABASE__URL": "sqlite:///" + os.path.join(workdir, "jobs.sqlite")}
+    gateway = GatewayProcess(workdir, cluster_config(mode, processes=memory, environment=ALLOW_LIST),
+                             env={**cluster_env(mode), **secrets}).start()
     gateway.mode = mode
     yield gateway
     gateway.stop()
@@ -122,6 +129,15 @@ def test_outputs_by_reference_and_lineage(cluster):
     href = final.find("wps:ProcessOutputs/wps:Output/wps:Reference", NS).get("href")
     assert cluster.session.get(href, timeout=10).json() == [[2, "b"], [1, "a"]]
     assert final.find("wps:DataInputs/wps:Input", NS) is not None
+
+
+def test_the_job_sees_only_the_allow_listed_environment(cluster):
+    """The gateway's environment holds a database URL and a token; a job on the scheduler sees neither."""
+    location, _ = submit(cluster, "environ")
+    seen = json.loads(literal_outputs(cluster.wait_final(location, timeout=90))["output"])
+    assert "SLURM_JOB_ID" in seen or "JOB_ID" in seen, seen  # it did run on the scheduler
+    assert not {"SECRET_TOKEN", "WPSGATE_DATABASE__URL", "PYTHONPATH"} & set(seen), seen
+    assert (seen["ALLOWED_VAR"], seen["FIXED"]) == ("yes", "a,b c")
 
 
 def test_failing_process(cluster):

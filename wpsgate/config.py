@@ -157,6 +157,12 @@ class SchedulerConfig:
     sync: str = "local"
     maxjobs: int = 10000
     processes: dict[str, ResourcesConfig] = field(default_factory=dict)
+    # The environment of every job: NAME (its value in the gateway's environment, if set) or NAME=value.
+    # Nothing else of the gateway's environment (database URLs, tokens) reaches process code.
+    environment: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "USER")
+    # Folders the joblauncher adds to sys.path after verifying a job file, for process modules that are
+    # not installed in the nodes' virtualenv (the launcher runs isolated: no PYTHONPATH, no current folder).
+    pythonpath: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,7 @@ class Config:
 
 _MODES = ("local", "drmaa", "slurm")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _convert(value: Any, hint: Any, key: str, is_size: bool = False) -> Any:
@@ -284,6 +291,12 @@ def _check(config: Config) -> Config:
                               f"{', '.join(sync_choices)}")
     if config.scheduler.poll_interval <= 0 or config.scheduler.submit_retries < 1:
         raise ConfigError("scheduler.poll_interval must be positive and scheduler.submit_retries at least 1")
+    for entry in config.scheduler.environment:
+        if not _ENV_NAME.fullmatch(entry.partition("=")[0]):
+            raise ConfigError(f"scheduler.environment: {entry!r} is not NAME or NAME=value")
+    for entry in config.scheduler.pythonpath:
+        if not os.path.isabs(entry):
+            raise ConfigError(f"scheduler.pythonpath: {entry!r} is not an absolute path")
     if not 0 <= config.processing.worker_niceness <= 19:
         raise ConfigError("processing.worker_niceness: must be between 0 and 19")
     if config.logging.level.upper() not in _LEVELS:

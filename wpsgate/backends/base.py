@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import abc
 import math
+import re
 from dataclasses import dataclass, field
+
+
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
 class ClusterJob:
-    """What a scheduler needs to run one job folder."""
+    """What a scheduler needs to run one job folder.
+
+    ``workdir`` is where the command starts (a folder the job does not write, see
+    jobs.cluster.LAUNCH_DIRECTORY), and ``environment`` is the job's whole environment:
+    a backend passes nothing else of the gateway's own.
+    """
 
     uuid: str
     name: str
@@ -69,6 +78,11 @@ class ClusterBackend(abc.ABC):
     @abc.abstractmethod
     def cancel(self, job_id: str) -> None:
         """Ask the scheduler to stop the job (no error if it already ended)."""
+
+    def valid_id(self, job_id: str) -> bool:
+        """Whether ``job_id`` has the shape of this scheduler's ids (ids read back from the job table
+        or a job folder are checked before they reach a scheduler command)."""
+        return bool(_JOB_ID.fullmatch(job_id))
 
     def find(self, name: str) -> str | None:
         """The id of a job submitted with ``name``, if the scheduler can tell (restart recovery)."""

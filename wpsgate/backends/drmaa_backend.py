@@ -70,9 +70,8 @@ class DrmaaBackend(ClusterBackend):
             template.workingDirectory = job.workdir
             template.outputPath = ":" + job.log
             template.joinFiles = True
-            environment = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "HOME", "LANG")}
-            environment.update(job.environment)
-            template.jobEnvironment = environment
+            # the job's whole environment: none of the gateway's (no -V), only the allow-list
+            template.jobEnvironment = dict(job.environment)
             native = self.native_specification(job)
             if native:
                 template.nativeSpecification = native

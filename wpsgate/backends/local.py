@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import pickle
 import threading
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..jobs.runner import JobOutcome, JobSpec
 from .worker import worker_main
@@ -32,8 +32,9 @@ class _Worker:
         self.pool = pool
         parent, child = _CONTEXT.Pipe(duplex=True)
         self.connection = parent
-        self.process = _CONTEXT.Process(target=worker_main, args=(child, pool.process_paths, pool.niceness), daemon=True,
-                                        name="wpsgate-worker")
+        self.process = _CONTEXT.Process(target=worker_main,
+                                        args=(child, pool.process_paths, pool.niceness, pool.environment),
+                                        daemon=True, name="wpsgate-worker")
         self.process.start()
         child.close()
         self.ready: asyncio.Future = pool.loop.create_future()
@@ -94,10 +95,13 @@ class _Worker:
 class WorkerPool:
     """A fixed number of warm workers; ``acquire`` hands out an idle one, ``run`` runs a job on it."""
 
-    def __init__(self, size: int, process_paths: Sequence[str], niceness: int = 0) -> None:
+    def __init__(self, size: int, process_paths: Sequence[str], niceness: int = 0,
+                 environment: Mapping[str, str] | None = None) -> None:
+        """``environment``: the workers' whole environment (None: the gateway's, as inherited)."""
         self.size = max(1, size)
         self.process_paths = tuple(process_paths)
         self.niceness = niceness
+        self.environment = dict(environment) if environment is not None else None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.idle: asyncio.Queue[_Worker] | None = None
         self.workers: set[_Worker] = set()

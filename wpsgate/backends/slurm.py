@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shlex
 import subprocess
 
@@ -78,8 +79,13 @@ class SlurmBackend(ClusterBackend):
             raise SubmitError(f"{args[0]} did not answer within {self.timeout:g} s", transient=True) from None
 
     def sbatch_arguments(self, job: ClusterJob) -> list[str]:
+        """sbatch's arguments.  ``--export=NONE``: the job gets none of the gateway's environment (only
+        Slurm's own SLURM_* variables), and the batch script sets the job's allow-listed variables
+        itself before it execs the launcher (sbatch cannot take values holding commas on --export).
+        The script is stored by slurmctld, visible to the account and the operators: the allow-list
+        is for values that are not secret."""
         args = ["sbatch", "--parsable", f"--job-name={job.name}", f"--output={job.log}", f"--error={job.log}",
-                f"--chdir={job.workdir}", "--export=ALL"]
+                f"--chdir={job.workdir}", "--export=NONE"]
         if job.walltime:
             args.append(f"--time={walltime_minutes(job.walltime)}")
         if job.memory:
@@ -93,6 +99,9 @@ class SlurmBackend(ClusterBackend):
         exports = [f"export {k}={shlex.quote(v)}" for k, v in job.environment.items()]
         command = "exec " + " ".join(shlex.quote(part) for part in job.command)
         return args + ["--wrap", "; ".join([*exports, command])]
+
+    def valid_id(self, job_id: str) -> bool:
+        return bool(re.fullmatch(r"[0-9]{1,20}", job_id))
 
     def submit(self, job: ClusterJob) -> str:
         result = self._run(self.sbatch_arguments(job))

@@ -14,16 +14,28 @@ import pickle
 import signal
 import sys
 from multiprocessing.connection import Connection
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from ..jobs.folder import JobFolder
 from ..jobs.runner import run_job
 from ..registry import load_processes
 
 
-def worker_main(connection: Connection, process_paths: Sequence[str], niceness: int = 0) -> None:
-    """Serve jobs until the gateway closes the pipe."""
+def worker_main(connection: Connection, process_paths: Sequence[str], niceness: int = 0,
+                environment: Mapping[str, str] | None = None) -> None:
+    """Serve jobs until the gateway closes the pipe.
+
+    With ``environment`` (the ``scheduler.environment`` allow-list), the worker's environment is
+    replaced by it before any process module is imported, so that process code and the programs it
+    starts do not see the gateway's secrets (a database URL, tokens) in ``os.environ``.  This is a
+    guard against leaks, not a wall: a worker runs as the gateway's account, whose files (and the
+    environment the worker was started with, in /proc) it can still read; only a scheduler running
+    jobs under another account separates them.  It costs nothing per job.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is for the gateway, which stops us
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
     if niceness:  # the gateway answers clients first; jobs take the CPU it leaves
         os.nice(niceness)
     processes = load_processes(process_paths)

@@ -13,7 +13,6 @@ import asyncio
 import datetime as _dt
 import logging
 import os
-import pickle
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,13 +22,16 @@ from ..backends.base import ClusterBackend, ClusterJob, SchedulerState, SubmitEr
 from ..config import SchedulerConfig
 from ..exceptions import ServerBusy
 from ..process import Process
+from ..protocol.context_codec import encode_column
 from ..protocol.documents import ExceptionInfo, JobStatus, ResponseContext, render_execute_response
-from .folder import JobFolder, atomic_write
-from .jobfile import pack
+from .environment import job_environment
+from .folder import JobFolder, atomic_write, is_job_id
+from .jobfile import input_digests, pack
+from .recovery import recover_context
 from .runner import JobOutcome, JobSpec
 from .serial import SerialExecutor
 from .status_reader import DocumentState, read_document_state
-from .store import JobRecord, JobStore, now
+from .store import ActiveRow, JobStore, StoreUnavailable, now
 
 log = logging.getLogger("wpsgate.cluster")
 
@@ -59,6 +61,15 @@ class ClusterSettings:
     queue: str = ""
     maxjobs: int = 10000
     per_process: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)  # the job's whole environment (scheduler.environment)
+    pythonpath: tuple[str, ...] = ()  # signed into every job file; added to sys.path by the joblauncher
+
+
+# Where the joblauncher starts: not the job's folder or its work/ folder (which the job, and so
+# anything that got into its folder, writes), but a folder no process writes into.  Isolated mode
+# (-I) keeps the current folder off sys.path anyway; this also keeps relative paths in the
+# launcher's start-up away from job-controlled files.  The handler still runs in work/ (runner.run_job).
+LAUNCH_DIRECTORY = "/"
 
 
 def settings_from_config(config: SchedulerConfig, key_path: str) -> ClusterSettings:
@@ -66,7 +77,15 @@ def settings_from_config(config: SchedulerConfig, key_path: str) -> ClusterSetti
                            poll_interval=config.poll_interval, retries=config.submit_retries,
                            nfs_grace=config.nfs_grace, native=config.native, queue=config.queue,
                            maxjobs=config.maxjobs,
-                           per_process=dict(config.processes))
+                           per_process=dict(config.processes),
+                           environment=job_environment(config.environment), pythonpath=tuple(config.pythonpath))
+
+
+def launch_command(python: str, key_path: str, folder: str) -> tuple[str, ...]:
+    """The joblauncher's command line: isolated mode (-I: no PYTHON* variables, no user site, neither the
+    current nor the script's folder on sys.path), so nothing planted in a job folder, the spool or the
+    environment is imported before the job file's signature is checked."""
+    return (python, "-I", "-m", "joblauncher", "--key", key_path, folder)
 
 
 class ClusterEngine:
@@ -108,30 +127,31 @@ class ClusterEngine:
         declared = process.resources
         configured = self.settings.per_process.get(process.identifier)
         walltime = min(timeout, configured.walltime) if configured and configured.walltime else timeout
-        pythonpath = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
         return ClusterJob(
             uuid=spec.uuid, name=f"wps-{spec.uuid}",
-            command=(self.settings.python, "-m", "joblauncher", "--key", self.settings.key_path, folder.path),
-            folder=folder.path, workdir=folder.work, log=folder.log, walltime=walltime,
+            command=launch_command(self.settings.python, self.settings.key_path, folder.path),
+            folder=folder.path, workdir=LAUNCH_DIRECTORY, log=folder.log, walltime=walltime,
             memory=(configured.memory if configured and configured.memory else declared.memory),
             cpus=(configured.cpus if configured and configured.cpus else declared.cpus),
             queue=(configured.queue if configured and configured.queue else declared.queue) or self.settings.queue,
             native=" ".join(p for p in (declared.native, configured.native if configured else "") if p),
-            environment={"PYTHONPATH": pythonpath})
+            environment=dict(self.settings.environment))
 
     def _persist(self, spec: JobSpec, process: Process, timeout: float, expire: float, is_async: bool) -> bytes:
         import dill
 
         folder = JobFolder(self.spool, spec.uuid).create()
         job = dill.dumps({"process": process, "spec": spec, "timeout": timeout})
-        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job), durable=True)
+        digests = input_digests(folder.path, spec.inputs)
+        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job, inputs=digests,
+                                           pythonpath=self.settings.pythonpath), durable=True)
         accepted = render_execute_response(spec.context, JobStatus("accepted", "Process accepted, submitted to "
                                                                               "the scheduler"))
         folder.write_status(accepted, durable=True)
         self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status="accepted", percent=0,
                           message="submitting to the scheduler", created=now(), expire_seconds=expire,
                           timeout=timeout, backend=self.name, is_async=is_async, request="", outputs="[]",
-                          context=pickle.dumps(spec.context))
+                          context=encode_column(spec.context))
         return accepted
 
     async def submit(self, spec: JobSpec, process: Process, timeout: float, expire: float) -> bytes:
@@ -299,12 +319,15 @@ class ClusterEngine:
                           expires=finished + _dt.timedelta(seconds=expire),
                           outputs=_json_list(record.get("outputs", [])))
 
-    def _fail(self, uuid: str, context: ResponseContext, reason: str, expire: float) -> JobOutcome:
+    def _fail(self, uuid: str, context: ResponseContext | None, reason: str, expire: float) -> JobOutcome:
+        """Fail the job: its row, and its status document when its context is known."""
         error = ExceptionInfo("NoApplicableCode", reason)
-        document = render_execute_response(context, JobStatus("failed", reason, error=error))
-        folder = JobFolder(self.spool, uuid)
-        if os.path.isdir(folder.path):
-            folder.write_status(document, durable=True)
+        document = None
+        if context is not None and is_job_id(uuid):
+            document = render_execute_response(context, JobStatus("failed", reason, error=error))
+            folder = JobFolder(self.spool, uuid)
+            if os.path.isdir(folder.path):
+                folder.write_status(document, durable=True)
         finished = now()
         self.store.update(uuid, True, status="failed", message=reason[:2000], finished=finished,
                           expires=finished + _dt.timedelta(seconds=expire))
@@ -320,31 +343,45 @@ class ClusterEngine:
         self._done(uuid)
         return True
 
-    async def recover(self, records: list[JobRecord]) -> None:
-        """Follow again every unfinished job of this backend; find or fail those caught mid-submission."""
-        for record in records:
-            context = pickle.loads(record.context) if record.context else None
-            if context is None:
-                await self.io_call(self._fail_plain, record.uuid, "the job's record is incomplete")
-                continue
-            backend_id = record.backend_id or await self.io_call(_read_text, os.path.join(
-                JobFolder(self.spool, record.uuid).path, "scheduler.id"))
-            if not backend_id:
-                backend_id = await self.call(self.backend.find, f"wps-{record.uuid}")
-                if backend_id:
-                    await self.io_call(self._record_id, record.uuid, backend_id)
-            if not backend_id:
-                await self.io_call(self._fail, record.uuid, context,
-                                   "the gateway stopped while submitting the job; it was not submitted",
-                                   record.expire_seconds)
-                continue
-            self.active[record.uuid] = Tracked(record.uuid, backend_id, context, record.timeout,
-                                               record.expire_seconds)
+    async def recover(self, rows: list[ActiveRow]) -> None:
+        """Follow again every unfinished job of this backend; find or fail those caught mid-submission.
+        No row can stop the start: one that cannot be read fails its job with the reason."""
+        for row in rows:
+            try:
+                await self._recover_one(row)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # whatever a row holds, the gateway starts
+                log.exception("job %s could not be recovered", row.uuid)
+                await self.io_call(self._fail, row.uuid, None, f"the job could not be recovered: {exc}",
+                                   row.expire_seconds)
         if self.active:
             log.info("following %d unfinished job(s) on %s", len(self.active), self.name)
 
-    def _fail_plain(self, uuid: str, reason: str) -> None:
-        self.store.update(uuid, True, status="failed", message=reason, finished=now())
+    async def _recover_one(self, row: ActiveRow) -> None:
+        recovered = await self.io_call(recover_context, row, self.spool, self.key)
+        context = recovered.context
+        if recovered.problem:
+            await self.io_call(self._fail, row.uuid, context, recovered.problem, row.expire_seconds)
+            return
+        if recovered.migrated:
+            await self.io_call(self.store.update, row.uuid, True, context=encode_column(context))
+        backend_id = row.backend_id or await self.io_call(_read_text, os.path.join(
+            JobFolder(self.spool, row.uuid).path, "scheduler.id"))
+        if backend_id and not self.backend.valid_id(backend_id):
+            await self.io_call(self._fail, row.uuid, context, f"the job's scheduler id {backend_id[:64]!r} is not "
+                               f"one {self.name} gives; the job is not followed", row.expire_seconds)
+            return
+        if not backend_id:
+            backend_id = await self.call(self.backend.find, f"wps-{row.uuid}")
+            if backend_id:
+                await self.io_call(self._record_id, row.uuid, backend_id)
+        if not backend_id:
+            await self.io_call(self._fail, row.uuid, context,
+                               "the gateway stopped while submitting the job; it was not submitted",
+                               row.expire_seconds)
+            return
+        self.active[row.uuid] = Tracked(row.uuid, backend_id, context, row.timeout, row.expire_seconds)
 
 
 def _interrupted(document: DocumentState | None) -> bool:

@@ -1,18 +1,27 @@
 """Signed job files: a job is code, so only the gateway's key makes one runnable.
 
-A job file is ``MAGIC <hex HMAC-SHA256>\\n`` followed by the serialised job.  The
-HMAC covers the job's uuid as well as the payload, so a valid file copied into
-another job's folder does not verify.  The key lives in a file readable only by
+A job file is ``MAGIC <hex HMAC-SHA256>\\n`` followed by the payload: a JSON header line
+(format version, response context, digests of the staged inputs, the operator's
+python path) and the dilled job.  The HMAC covers the job's uuid as well as the
+payload, so a valid file copied into another job's folder does not verify.  The key lives in a file readable only by
 the service account, created on first start.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import json
 import os
+import pickle
 import secrets
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..protocol.context_codec import ContextUnreadable, context_from_data, context_to_data
+from ..protocol.documents import ResponseContext
 
 MAGIC = b"WPSGATE-JOB-1"
+VERSION = 2
 
 
 class JobFileError(Exception):
@@ -60,27 +69,123 @@ def verify(key: bytes, uuid: str, data: bytes) -> bytes:
     return payload
 
 
-def pack(key: bytes, uuid: str, context: object, job: bytes) -> bytes:
-    """A signed job file: the response context (plain pickle of wpsgate types) and the job bytes.
+def pack(key: bytes, uuid: str, context: object, job: bytes, *, inputs: Mapping[str, str] | None = None,
+         pythonpath: Sequence[str] = ()) -> bytes:
+    """A signed job file: a JSON header line, then the job bytes (dill of the process and the spec).
 
-    The context sits outside the job so that a node which cannot load the job (a
-    missing module) can still write a truthful ProcessFailed document.
+    The header holds the response context (JSON, see protocol.context_codec) so that a node
+    which cannot load the job (a missing module) can still write a truthful ProcessFailed
+    document; ``inputs``, the SHA-256 of every file the job reads from its own folder
+    (``input_digests``), so that a staged input changed after signing is refused; and
+    ``pythonpath``, the folders the operator vouches for, which the joblauncher adds to
+    ``sys.path`` only after verifying the signature and before loading the job.  Reading the
+    header needs no unpickling at all.
     """
-    import pickle
-
-    return sign(key, uuid, pickle.dumps({"version": 1, "context": context, "job": job},
-                                        protocol=pickle.HIGHEST_PROTOCOL))
+    header = {"version": VERSION, "context": context_to_data(context),  # type: ignore[arg-type]
+              "inputs": dict(inputs or {}), "pythonpath": list(pythonpath)}
+    return sign(key, uuid, json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + job)
 
 
 def unpack(key: bytes, uuid: str, data: bytes) -> dict:
-    """Verify, then read the outer record (``context`` and ``job`` bytes); raises JobFileError."""
-    import pickle
-
+    """Verify, then read the record: ``context`` (a ResponseContext), ``job`` bytes, ``inputs`` digests
+    and ``pythonpath``; raises JobFileError."""
     payload = verify(key, uuid, data)
+    line, newline, job = payload.partition(b"\n")
+    if payload.startswith(b"\x80"):
+        raise JobFileError("the job file has format version 1, written by an older wpsgate without input "
+                           "digests; submit the job again")
     try:
-        record = pickle.loads(payload)
-    except Exception as exc:  # verified but unreadable: written by another version
-        raise JobFileError(f"the job file cannot be read: {type(exc).__name__}: {exc}") from None
-    if not isinstance(record, dict) or record.get("version") != 1:
+        header = json.loads(line) if newline else None
+    except ValueError as exc:
+        raise JobFileError(f"the job file cannot be read: {exc}") from None
+    if not isinstance(header, dict) or header.get("version") != VERSION:
         raise JobFileError("the job file has an unknown format version")
-    return record
+    inputs, pythonpath = header.get("inputs"), header.get("pythonpath")
+    if not isinstance(inputs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in inputs.items()) \
+            or not isinstance(pythonpath, list) or not all(isinstance(p, str) for p in pythonpath):
+        raise JobFileError("the job file's header has an unexpected shape")
+    try:
+        context = context_from_data(header.get("context"))
+    except ContextUnreadable as exc:
+        raise JobFileError(f"the job file's response context cannot be read: {exc}") from None
+    return {"version": VERSION, "context": context, "job": job, "inputs": inputs, "pythonpath": pythonpath}
+
+
+# --- staged inputs ---------------------------------------------------------------------------------------------
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_digests(folder: str, inputs: Mapping[str, Iterable[Any]]) -> dict[str, str]:
+    """SHA-256 of every input file inside the job's own ``folder``, by path relative to it.
+
+    Staged inputs (downloads, copies) are written into the job folder before the job file is
+    signed; a writer of the spool could change them afterwards.  Recording their digests in the
+    signed header lets the joblauncher refuse such a job.  Costs one more read of every staged
+    file, on the gateway's I/O thread (never the event loop).  Files outside the folder (the
+    ``allowedinputpaths`` data, another job's outputs) are read where they are and not covered.
+    """
+    root = os.path.realpath(folder)
+    digests: dict[str, str] = {}
+    for values in inputs.values():
+        for item in values:
+            path = getattr(item, "_path", None)
+            if not path:
+                continue
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, root]) != root or real == root:
+                continue
+            digests[os.path.relpath(real, root)] = _sha256(real)
+    return digests
+
+
+def verify_inputs(folder: str, digests: Mapping[str, str]) -> None:
+    """Raise JobFileError naming the first input file of the job folder that is missing or was modified."""
+    root = os.path.realpath(folder)
+    for relative, expected in sorted(digests.items()):
+        normal = os.path.normpath(relative)
+        if os.path.isabs(normal) or normal.startswith(os.pardir):
+            raise JobFileError(f"the job file names an input outside its folder: {relative}")
+        path = os.path.join(root, normal)
+        try:
+            actual = _sha256(path)
+        except OSError as exc:
+            raise JobFileError(f"the staged input {relative} cannot be read: {exc.strerror}") from None
+        if not hmac.compare_digest(actual, expected):
+            raise JobFileError(f"the staged input {relative} was modified after the job was signed")
+
+
+# --- reading the context of job files written by older versions ---------------------------------------------
+
+class _ContextOnlyUnpickler(pickle.Unpickler):
+    """Builds only the plain dataclasses a version 1 job file's outer record holds, nothing else."""
+
+    _ALLOWED = {("wpsgate.protocol.documents", "ResponseContext"), ("wpsgate.protocol.requests", "ExecuteRequest"),
+                ("wpsgate.protocol.requests", "RawInput"), ("wpsgate.protocol.requests", "OutputRequest"),
+                ("wpsgate.protocol.requests", "InputReference"), ("wpsgate.protocol.requests", "BBoxValue")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a job file's record")
+
+
+def read_context(key: bytes, uuid: str, data: bytes) -> ResponseContext:
+    """The response context of a signed job file of this or the previous format (version 1, an outer
+    pickle); for the rows older versions wrote, whose pickled context is never read.  Raises JobFileError."""
+    payload = verify(key, uuid, data)
+    if not payload.startswith(b"\x80"):
+        return unpack(key, uuid, data)["context"]
+    try:
+        record = _ContextOnlyUnpickler(io.BytesIO(payload)).load()
+    except Exception as exc:
+        raise JobFileError(f"the job file cannot be read: {type(exc).__name__}: {exc}") from None
+    context = record.get("context") if isinstance(record, dict) and record.get("version") == 1 else None
+    if not isinstance(context, ResponseContext):
+        raise JobFileError("the job file has no response context")
+    return context

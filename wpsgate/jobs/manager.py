@@ -19,14 +19,16 @@ from typing import Any, Callable
 
 from ..backends.local import WorkerLost, WorkerPool
 from ..exceptions import ServerBusy
-from ..protocol.documents import ExceptionInfo, JobStatus, render_execute_response
-from .folder import JobFolder, atomic_write
-from .jobfile import JobFileError, pack, unpack
+from ..protocol.context_codec import encode_column
+from ..protocol.documents import ExceptionInfo, JobStatus, ResponseContext, render_execute_response
+from .folder import JobFolder, atomic_write, is_job_id
+from .jobfile import input_digests, pack, unpack, verify_inputs
+from .recovery import recover_context
 from .row_updates import RowUpdates
 from .runner import JobOutcome, JobSpec
 from .serial import SerialExecutor
 from .status_reader import read_document_state
-from .store import ACTIVE_STATES, JobRecord, JobStore, StoreUnavailable, now
+from .store import ACTIVE_STATES, ActiveRow, JobRecord, JobStore, StoreUnavailable, now
 
 log = logging.getLogger("wpsgate.jobs")
 
@@ -178,12 +180,13 @@ class JobManager:
         """
         folder = JobFolder(self.spool, spec.uuid).create()
         job = pickle.dumps({"spec": spec, "timeout": timeout}, protocol=pickle.HIGHEST_PROTOCOL)
-        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job), durable=False)
+        digests = input_digests(folder.path, spec.inputs)
+        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job, inputs=digests), durable=False)
         folder.write_status(accepted, durable=False)
         self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status="accepted", percent=0,
                           message="waiting in queue", created=now(), expire_seconds=expire, timeout=timeout,
                           backend="local", is_async=True, request=_request_summary(spec), outputs="[]",
-                          context=pickle.dumps(spec.context))
+                          context=encode_column(spec.context))
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -310,40 +313,60 @@ class JobManager:
 
     async def recover(self) -> None:
         """After a restart: fail jobs that were running on the local pool, queue again those that waited,
-        and follow again every job left on the scheduler."""
+        and follow again every job left on the scheduler.  No row can stop the start: one whose columns
+        or request context cannot be read fails its job with the reason (see jobs.recovery)."""
         if self.cluster is not None:
             await self.cluster.recover(await self.io_call(self.store.active, self.cluster.name))
-        for record in await self.io_call(self.store.active, "local"):
-            if record.status == "started":
-                await self.io_call(self._fail_record, record, "the gateway restarted while the job was running; "
-                                                          "the job was stopped")
-                continue
+        for row in await self.io_call(self.store.active, "local"):
             try:
-                spec, timeout = await self.io_call(self._load_job_file, record.uuid)
-            except (JobFileError, OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
-                await self.io_call(self._fail_record, record, f"the queued job could not be resumed: {exc}")
-                continue
-            self.queue[record.uuid] = (spec, timeout, record.expire_seconds)
+                await self._recover_one(row)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # whatever a row holds, the gateway starts
+                log.exception("job %s could not be recovered", row.uuid)
+                await self.io_call(self._fail_record, row, f"the job could not be recovered: {exc}", None)
         if self.queue:
             log.info("resumed %d queued job(s)", len(self.queue))
             self.queue_event.set()
 
+    async def _recover_one(self, row: ActiveRow) -> None:
+        recovered = await self.io_call(recover_context, row, self.spool, self.key)
+        if recovered.problem:
+            await self.io_call(self._fail_record, row, recovered.problem, recovered.context)
+            return
+        if recovered.migrated:
+            await self.io_call(self.store.update, row.uuid, True, context=encode_column(recovered.context))
+        if row.status == "started":
+            await self.io_call(self._fail_record, row, "the gateway restarted while the job was running; "
+                                                       "the job was stopped", recovered.context)
+            return
+        try:
+            spec, timeout = await self.io_call(self._load_job_file, row.uuid)
+        except Exception as exc:  # verified, yet unreadable here (another version, a module gone)
+            await self.io_call(self._fail_record, row, f"the queued job could not be resumed: {exc}",
+                               recovered.context)
+            return
+        self.queue[row.uuid] = (spec, timeout, row.expire_seconds)
+
     def _load_job_file(self, uuid: str) -> tuple[JobSpec, float]:
-        with open(JobFolder(self.spool, uuid).job_file, "rb") as handle:
-            data = pickle.loads(unpack(self.key, uuid, handle.read())["job"])
+        """The queued job from its signed file, its staged inputs checked against the signed digests."""
+        folder = JobFolder(self.spool, uuid)
+        with open(folder.job_file, "rb") as handle:
+            record = unpack(self.key, uuid, handle.read())
+        verify_inputs(folder.path, record["inputs"])
+        data = pickle.loads(record["job"])
         return data["spec"], data["timeout"]
 
-    def _fail_record(self, record: JobRecord, reason: str) -> None:
-        folder = JobFolder(self.spool, record.uuid)
-        if record.context and os.path.isdir(folder.path):
-            context = pickle.loads(record.context)
+    def _fail_record(self, row: ActiveRow, reason: str, context: ResponseContext | None) -> None:
+        """Fail a recovered job: its row, and its status document when its context is known."""
+        if context is not None and is_job_id(row.uuid) and os.path.isdir(JobFolder(self.spool, row.uuid).path):
             document = render_execute_response(context, JobStatus("failed", reason,
                                                                   error=ExceptionInfo("NoApplicableCode", reason)))
-            folder.write_status(document, durable=True)
-            self.on_document(record.uuid, document)
+            JobFolder(self.spool, row.uuid).write_status(document, durable=True)
+            self.on_document(row.uuid, document)
         finished = now()
-        self.store.update(record.uuid, True, status="failed", message=reason, finished=finished,
-                          expires=finished + _dt.timedelta(seconds=record.expire_seconds))
+        self.store.update(row.uuid, True, status="failed", message=reason[:2000], finished=finished,
+                          expires=finished + _dt.timedelta(seconds=row.expire_seconds))
 
     @property
     def queued(self) -> int:

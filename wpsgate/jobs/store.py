@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import logging
+import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
@@ -16,9 +18,10 @@ from typing import Any, Callable, Iterable, TypeVar
 T = TypeVar("T")
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, and_,
-                        bindparam, create_engine, event, func, literal_column, or_, select, update)
+                        bindparam, create_engine, event, func, literal_column, or_, select, type_coerce, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.types import NullType
 
 log = logging.getLogger("wpsgate.store")
 
@@ -71,6 +74,58 @@ class JobRecord:
     request: str
     outputs: str
     context: bytes | None = None
+
+
+@dataclass
+class ActiveRow:
+    """An unfinished job as recovery reads it after a restart: only the columns recovery needs.
+
+    The table may be shared (PostgreSQL) or its file writable by others, so recovery trusts no
+    column: each is read raw and checked here, and a row that does not hold what it should gets a
+    ``problem`` (the job is then failed with it) instead of stopping the gateway's start.
+    """
+
+    uuid: str
+    status: str
+    backend_id: str | None
+    timeout: float
+    expire_seconds: float
+    context: bytes | None
+    problem: str = ""
+
+
+_BACKEND_ID = re.compile(r"[A-Za-z0-9._:@\[\]-]{1,64}")
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
+
+
+def _active_row(raw: Any) -> ActiveRow:
+    uuid, status, backend_id, timeout, expire, context = raw
+    problems = []
+    if not isinstance(uuid, str) or not _UUID_TEXT.fullmatch(uuid):
+        problems.append("its id is not a job id")
+    if backend_id is not None and not (isinstance(backend_id, str) and _BACKEND_ID.fullmatch(backend_id)):
+        problems.append("its scheduler job id is not an id")
+        backend_id = None
+    if _seconds(timeout) is None:
+        problems.append("its timeout is not a number of seconds")
+    if _seconds(expire) is None:
+        problems.append("its expiry is not a number of seconds")
+    if isinstance(context, str):  # text stored in the binary column (SQLite keeps what it is given)
+        context = context.encode("utf-8", errors="replace")
+    elif context is not None and not isinstance(context, (bytes, bytearray, memoryview)):
+        problems.append("its request context is not bytes")
+        context = None
+    return ActiveRow(uuid=str(uuid), status=str(status), backend_id=backend_id, timeout=_seconds(timeout) or 0.0,
+                     expire_seconds=_seconds(expire) or 0.0, context=bytes(context) if context is not None else None,
+                     problem=("the job's record cannot be read: " + "; ".join(problems)) if problems else "")
+
+
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _utc(value: _dt.datetime | None) -> _dt.datetime | None:
@@ -208,11 +263,15 @@ class JobStore:
             query = query.where(jobs.c.process == process)
         return int(self._read(query)[0][0])
 
-    def active(self, backend: str | None = None) -> list[JobRecord]:
-        query = select(jobs).where(jobs.c.status.in_(ACTIVE_STATES))
+    def active(self, backend: str | None = None) -> list[ActiveRow]:
+        """Every unfinished job (of ``backend``), oldest first, each column read raw and checked
+        (no column's type conversion can fail, so no row can stop a restart)."""
+        columns = [type_coerce(jobs.c[name], NullType()) for name in
+                   ("uuid", "status", "backend_id", "timeout", "expire_seconds", "context")]
+        query = select(*columns).where(jobs.c.status.in_(ACTIVE_STATES))
         if backend:
             query = query.where(jobs.c.backend == backend)
-        return [_record(row) for row in self._read(query.order_by(jobs.c.created, jobs.c.uuid))]
+        return [_active_row(tuple(row)) for row in self._read(query.order_by(jobs.c.created, jobs.c.uuid))]
 
     def expired(self, moment: _dt.datetime, limit: int = 500) -> list[JobRecord]:
         query = (select(jobs).where(and_(jobs.c.expires.is_not(None), jobs.c.expires <= moment,

@@ -14,6 +14,7 @@ from ..backends.local import WorkerPool
 from ..backends.slurm import SlurmBackend
 from ..config import Config
 from ..jobs.cluster import ClusterEngine, settings_from_config
+from ..jobs.environment import job_environment
 from ..jobs.jobfile import load_or_create_key
 from ..jobs.manager import JobManager
 from ..jobs.serial import SerialExecutor
@@ -81,7 +82,8 @@ async def build_gateway(config: Config) -> Gateway:
     processes = load_processes(config.processes)
     key = load_or_create_key(os.path.join(config.workdir, "job.key"))
     store = JobStore(config.database_url, write_retry=config.database.retry)
-    pool = WorkerPool(config.processing.workers, config.processes, niceness=config.processing.worker_niceness)
+    pool = WorkerPool(config.processing.workers, config.processes, niceness=config.processing.worker_niceness,
+                      environment=job_environment(config.scheduler.environment))
     await pool.start()
     io = SerialExecutor()
     cluster = make_cluster_engine(config, store, key, io) if config.processing.mode != "local" else None
