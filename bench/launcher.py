@@ -59,9 +59,8 @@ class Site:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WPSGATE_JOB_KEY")}
-    env["PYTHONPATH"] = REPO  # as ClusterEngine.cluster_job sets it
-    return env
+    # the launcher runs isolated (-I) and finds wpsgate through the virtualenv, as on a node
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WPSGATE_JOB_KEY")}
 
 
 def _timed(argv: list[str], cwd: str) -> tuple[float, subprocess.CompletedProcess]:
@@ -86,6 +85,8 @@ def import_profile(python: str, limit: int = 10) -> list[tuple[str, float]]:
 
 
 def launcher_figures(results: Results, settings, root: str, log, python: str | None = None) -> None:
+    from wpsgate.jobs.cluster import launch_command
+
     python = python or sys.executable
     site = Site(os.path.join(root, "launcher-site"))
     runs: dict[str, list[float]] = {"bare": [], "imports": [], "full": []}
@@ -93,9 +94,9 @@ def launcher_figures(results: Results, settings, root: str, log, python: str | N
     cwd = os.path.join(root, "launcher-site")
     subprocess.run([python, "-c", "import joblauncher.cli, dill"], cwd=REPO, env=_env(), timeout=120)  # warm caches
     for _ in range(settings.launcher_runs):
-        runs["bare"].append(_timed([python, "-c", "pass"], cwd)[0])
-        runs["imports"].append(_timed([python, "-c", "import joblauncher.cli, dill"], cwd)[0])
-        seconds, result = _timed([python, "-m", "joblauncher", "--key", site.key_path, site.job()], cwd)
+        runs["bare"].append(_timed([python, "-I", "-c", "pass"], cwd)[0])
+        runs["imports"].append(_timed([python, "-I", "-c", "import joblauncher.cli, dill"], cwd)[0])
+        seconds, result = _timed(list(launch_command(python, site.key_path, site.job())), cwd)
         if result.returncode != 0:
             raise RuntimeError(f"joblauncher failed ({result.returncode}): {result.stderr[-1500:]}")
         runs["full"].append(seconds)
