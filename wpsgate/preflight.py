@@ -72,8 +72,8 @@ def drmaa_findings(config: Config) -> list[Finding]:
                                  f"{VENV_INSTALL} 'wpsgate[processing]' (or: {VENV_INSTALL} drmaa)")]
     library = drmaa_library_path(config)
     fix = ("set scheduler.drmaa_library (or DRMAA_LIBRARY_PATH) to the scheduler's libdrmaa.so, e.g. "
-           "/usr/lib/gridengine-drmaa/lib/libdrmaa.so.1.0 (Debian: apt-get install libdrmaa1.0 or "
-           "gridengine-drmaa1.0) or Slurm's slurm-drmaa libdrmaa.so")
+           "/usr/lib/gridengine-drmaa/lib/libdrmaa.so.1.0 (Debian: apt-get install gridengine-drmaa1.0) "
+           "or Slurm's slurm-drmaa libdrmaa.so")
     if not library:
         found.append(Finding("drmaa library", False, "no DRMAA library is configured or installed", fix))
         return found
