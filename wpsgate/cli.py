@@ -119,13 +119,11 @@ def connection_limits(config: Config) -> "ConnectionLimits":
 
 async def serve(config: Config) -> None:
     """Run the gateway until SIGINT or SIGTERM."""
-    from .preflight import check_start
     from .server.answer_cache import CachedAnswerDelegate
     from .server.app import build_gateway, make_monitoring_app
     from .server.connections import GatewayHTTPServer
     from .server.cors import CorsPolicy
 
-    check_start(config)  # a mode that cannot work stops here, with the fix, not at the first Execute
     limits = connection_limits(config)
     sockets = listen(config)
     try:
@@ -173,11 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "serve":
         parser.print_help()
         return 2
-    from .preflight import StartError
+    from .preflight import StartError, check_start
 
     try:
         config = load_config(args.config, overrides=_overrides(args))
         configure_logging(config)
+        check_start(config)  # a mode that cannot work stops here, with the fix, before the heavy imports
         asyncio.run(serve(config))
     except ConfigError as exc:
         print(f"wpsgate: configuration error: {exc}", file=sys.stderr)
