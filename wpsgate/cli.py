@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.handlers
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
@@ -70,7 +71,8 @@ def configure_logging(config: Config) -> None:
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.logging.file:
-        handlers.append(logging.FileHandler(config.logging.file))
+        # reopened when logrotate moves it away (etc/logrotate/wpsgate), so no line is lost or copied
+        handlers.append(logging.handlers.WatchedFileHandler(config.logging.file))
     limiter = RepeatLimiter()  # one for all handlers: a flood is counted once, whichever way it goes out
     formatter = make_formatter(config.logging.format)
     for handler in handlers:
