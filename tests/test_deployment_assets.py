@@ -143,3 +143,24 @@ def test_readme_xml_example_names_a_file_that_exists_and_an_xml_type():
     assert "-H 'Content-Type: text/xml'" in command
     path = re.search(r"@(\S+)", command).group(1)
     assert os.path.isfile(os.path.join(REPO, path)), path
+
+
+def test_documented_configuration_is_the_default():
+    """etc/wpsgate.yml shows every key with its default value (logging.format and metrics included)."""
+    from wpsgate.config import Config, load_config
+
+    assert load_config(os.path.join(ETC, "wpsgate.yml"), environ={}) == Config()
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"logging": {"format": "xml"}}, "logging.format"),
+    ({"metrics": {"port": 70000}}, "metrics.port"),
+    ({"metrics": {"port": 5000, "bind": "127.0.0.1"}}, "metrics.port"),  # the main listener's own address
+    ({"metrics": {"enabled": "yes"}}, "metrics.enabled"),
+])
+def test_bad_monitoring_keys_are_named(settings, key):
+    from wpsgate.config import ConfigError, config_from_mapping
+
+    with pytest.raises(ConfigError) as caught:
+        config_from_mapping(settings, environ={})
+    assert str(caught.value).startswith(key)

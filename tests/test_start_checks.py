@@ -72,3 +72,10 @@ def test_every_problem_is_named_at_once(tmp_path):
                          {"PYTHONPATH": str(hidden), "PATH": str(tmp_path / "empty")})
     assert code == 1
     assert "python module dill" in stderr and "not found on PATH" in stderr
+
+
+def test_a_process_module_that_does_not_import_says_how_to_make_it_importable(tmp_path):
+    code, stderr = serve(tmp_path, {"processes": ["no_such_package_xyz.processes:Regrid"]})
+    assert code == 2
+    assert "cannot import no_such_package_xyz.processes" in stderr
+    assert "PYTHONPATH" in stderr and "scheduler.pythonpath" in stderr and sys.prefix in stderr
