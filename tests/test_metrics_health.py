@@ -212,3 +212,13 @@ def test_ready_follows_the_job_store(fresh_gateway, database):  # noqa: F811 - t
         admin.dispose()
     wait_for(lambda: readiness(gateway)[0] == 200, 20, "never ready again")
     assert b"ProcessSucceeded" in gateway.execute("hello", "name=back").content
+
+
+def test_ready_asks_grid_engine_through_the_drmaa_session(fresh_gateway):
+    from .schedulers import gridengine_env
+
+    require("gridengine")
+    gateway = fresh_gateway({"processing": {"mode": "drmaa"}}, env=gridengine_env())
+    status, body = readiness(gateway)
+    assert status == 200, body
+    assert body["checks"]["scheduler"] == {"ok": True, "detail": "ok"}
