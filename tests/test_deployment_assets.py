@@ -39,7 +39,8 @@ def read(*parts):
 def certificate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=wps.example.org", "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                    "-subj", "/CN=wps.example.org", "-keyout", str(folder / "key.pem"),
+                    "-out", str(folder / "cert.pem")],
                    check=True, capture_output=True, timeout=60)
     return folder
 

@@ -9,7 +9,6 @@ flag file exists (and runs the real one otherwise).
 import json
 import os
 import stat
-import time
 
 import pytest
 import requests

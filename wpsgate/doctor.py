@@ -190,7 +190,7 @@ def key_finding(path: str) -> Finding:
         return Finding("signing key", False, f"{path} cannot be examined: {exc.strerror}", "check the path")
     mode = stat.S_IMODE(info.st_mode)
     if not stat.S_ISREG(info.st_mode):
-        return Finding("signing key", False, f"{path} is not a regular file", f"remove it; the gateway makes a new one")
+        return Finding("signing key", False, f"{path} is not a regular file", "remove it; the gateway makes a new one")
     if mode != 0o600 and mode != 0o400:
         return Finding("signing key", False, f"{path} has mode {mode:04o}: others could sign job files",
                        f"chmod 600 {path}")
@@ -300,16 +300,17 @@ def python_finding(config: Config) -> Finding:
     python = config.scheduler.python or sys.executable
     if not os.path.isabs(python):
         return Finding("nodes' python", False, f"scheduler.python {python!r} is not an absolute path",
-                       "name the interpreter of the virtualenv on the shared filesystem, e.g. /opt/wpsgate/venv/bin/python")
-    if not os.access(python, os.X_OK):
-        return Finding("nodes' python", False, f"{python} is not executable here",
-                       "if the nodes mount the virtualenv elsewhere, the probe job tells; otherwise set scheduler.python")
+                       "name the interpreter of the virtualenv on the shared filesystem, e.g. "
+                       "/shared/wpsgate/venv/bin/python")
+    if not os.access(python, os.X_OK):  # it has to exist on the nodes, not here: the probe job tells
+        return Finding("nodes' python", True, f"{python} is not on this host; the probe job checks it on a node")
     return Finding("nodes' python", True, f"{python}")
 
 
 # --- the probe job: the gateway's side ------------------------------------------------------------------------
 
-def probe_job(config: Config, key_path: str, timeout: float, sleep: Callable[[float], None] = time.sleep) -> list[Finding]:
+def probe_job(config: Config, key_path: str, timeout: float,
+              sleep: Callable[[float], None] = time.sleep) -> list[Finding]:
     """Submit the probe job as the gateway submits jobs and wait for its status document."""
     import dill
 
