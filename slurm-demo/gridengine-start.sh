@@ -2,10 +2,10 @@
 # Install, configure and start a single-node (Son of) Grid Engine 8.1.9 on Debian 12 without
 # systemd: sge_qmaster + sge_execd on this host, one queue all.q with 8 slots, DRMAA library.
 #
-#   sudo slurm-demo/gridengine-start.sh     # idempotent: re-running on a healthy node only
+#   bash slurm-demo/gridengine-start.sh     # idempotent: re-running on a healthy node only
 #                                           # re-checks the configuration and reports
 #   source slurm-demo/gridengine.env        # environment for qsub/qstat and DRMAA clients
-#   sudo slurm-demo/gridengine-stop.sh      # stops sge_execd and sge_qmaster by pid
+#   bash slurm-demo/gridengine-stop.sh      # stops sge_execd and sge_qmaster by pid
 #
 # Settings (environment, all optional):
 #   GE_DEMO_SLOTS   slots of all.q on this host (default: 8, oversubscribes real cores)

@@ -6,7 +6,7 @@ warn() { printf '[%s] WARNING: %s\n' "${LOG_TAG:-demo}" "$*" >&2; }
 die()  { printf '[%s] ERROR: %s\n' "${LOG_TAG:-demo}" "$*" >&2; exit 1; }
 
 require_root() {
-    [ "$(id -u)" -eq 0 ] || die "must be run as root (try: sudo $0)"
+    [ "$(id -u)" -eq 0 ] || die "must be run as root (as root: bash $0; from another account: sudo bash $0)"
 }
 
 # pkg_installed PKG: true when dpkg reports PKG as fully installed.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install, configure and start a single-node Slurm (Debian 12, Slurm 22.05) without systemd.
 #
-#   sudo slurm-demo/slurm-start.sh        # idempotent: re-running on a healthy node only reports
-#   sudo slurm-demo/slurm-stop.sh         # stops slurmd, slurmctld and munged by pid
+#   bash slurm-demo/slurm-start.sh        # idempotent: re-running on a healthy node only reports
+#   bash slurm-demo/slurm-stop.sh         # stops slurmd, slurmctld and munged by pid
 #
 # Settings (environment, all optional):
 #   SLURM_DEMO_PARTITION  partition name                       (default: debug)

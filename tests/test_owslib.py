@@ -253,3 +253,67 @@ def test_async_with_monitor_execution(wps):
                                                               "ProcessSucceeded")
     monitorExecution(execution, sleepSecs=0.1)
     assert succeeded(execution)["answer"].data == ["42"]
+
+
+# --- the README's examples, run as written (only the address changed) -----------------------------------
+
+
+def _python_blocks(path, after):
+    """The ```python blocks of ``path`` that follow the line containing ``after``."""
+    import os
+    import re
+
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), path),
+              encoding="utf-8") as handle:
+        text = handle.read()
+    return re.findall(r"```python\n(.*?)```", text[text.index(after):], re.DOTALL)
+
+
+def _run_example(code, gateway, namespace=None):
+    import contextlib
+    import io
+
+    namespace = dict(namespace or {})
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code.replace("http://127.0.0.1:5000/wps", gateway.wps), "README example", "exec"), namespace)
+    return namespace, printed.getvalue()
+
+
+def test_readme_owslib_examples_run_async(gateway):
+    first, second = _python_blocks("README.md", "With OWSLib:")[:2]
+    namespace, printed = _run_example(first, gateway)
+    execution = namespace["execution"]
+    # asynchronous as the comment says: OWSLib asked for a stored response with status, and polled it
+    assert b'storeExecuteResponse="true"' in execution.request and b'status="true"' in execution.request
+    assert execution.statusLocation and "/status/" in execution.statusLocation
+    assert printed.splitlines()[-1] == "ProcessSucceeded ['done sleeping']"
+    namespace, printed = _run_example(second, gateway, namespace)
+    assert b'storeExecuteResponse="true"' in namespace["execution"].request
+    assert printed.strip().startswith(gateway.base + "/outputs/") and printed.strip().endswith(".json")
+
+
+def test_slurm_demo_owslib_example_runs(gateway):
+    """The client side of slurm-demo's example (the same on any backend): the complex input is accepted."""
+    (code,) = _python_blocks("slurm-demo/README.md", "With OWSLib")[:1]
+    namespace, printed = _run_example(code, gateway)
+    assert namespace["execution"].isSucceded(), namespace["execution"].errors
+    assert b'storeExecuteResponse="true"' in namespace["execution"].request
+    assert printed.strip().startswith(gateway.base + "/outputs/")
+
+
+def test_readme_xml_post_example(gateway):
+    """``curl -H 'Content-Type: text/xml' --data-binary @etc/examples/execute-hello.xml``: accepted, then hello."""
+    import os
+
+    from .gateway import literal_outputs
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc", "examples",
+                        "execute-hello.xml")
+    with open(path, "rb") as handle:
+        response = gateway.post(handle.read())
+    assert response.status_code == 200, response.text
+    document = assert_valid(response.content)
+    assert document.find("wps:Status/wps:ProcessAccepted", NS) is not None, response.text
+    final = gateway.wait_final(document.get("statusLocation"))
+    assert literal_outputs(final) == {"output": "Hello World"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.handlers
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
@@ -35,54 +36,76 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--mode", choices=("local", "drmaa", "slurm"), help="where jobs run (default local)")
     serve.add_argument("--workdir", metavar="DIR", help="folder for the job store, spool and signing key")
     serve.add_argument("--debug", action="store_true", help="log debug messages")
+    doctor = commands.add_parser("doctor", help="check a configuration end to end, with a probe job on the "
+                                                "scheduler; exit status 1 when anything fails")
+    doctor.add_argument("--config", "-c", metavar="FILE", help="YAML configuration file (see etc/wpsgate.yml)")
+    doctor.add_argument("--mode", choices=("local", "drmaa", "slurm"), help="where jobs run (default local)")
+    doctor.add_argument("--workdir", metavar="DIR", help="folder for the job store, spool and signing key")
+    doctor.add_argument("--no-probe", action="store_true", help="skip the probe job")
+    doctor.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
+                        help="how long the probe job may take, queueing included (default 180)")
     return parser
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     server: dict[str, Any] = {}
-    if args.bind is not None:
+    if getattr(args, "bind", None) is not None:
         server["bind"] = args.bind
-    if args.port is not None:
+    if getattr(args, "port", None) is not None:
         server["port"] = args.port
     if args.workdir is not None:
         server["workdir"] = args.workdir
-    if args.debug:
+    if getattr(args, "debug", False):
         server["debug"] = True
     overrides: dict[str, Any] = {"server": server} if server else {}
     if args.mode:
         overrides["processing"] = {"mode": args.mode}
-    if args.debug:
+    if getattr(args, "debug", False):
         overrides["logging"] = {"level": "DEBUG"}
     return overrides
 
 
 def configure_logging(config: Config) -> None:
+    from .monitoring.json_log import make_formatter
     from .server.log_limits import RepeatLimiter
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.logging.file:
-        handlers.append(logging.FileHandler(config.logging.file))
+        # reopened when logrotate moves it away (etc/logrotate/wpsgate), so no line is lost or copied
+        handlers.append(logging.handlers.WatchedFileHandler(config.logging.file))
     limiter = RepeatLimiter()  # one for all handlers: a flood is counted once, whichever way it goes out
+    formatter = make_formatter(config.logging.format)
     for handler in handlers:
         handler.addFilter(limiter)
-    logging.basicConfig(level=config.logging.level.upper(), handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=config.logging.level.upper(), handlers=handlers)
     if config.logging.level.upper() != "DEBUG":
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
 
 
 def listen(config: Config) -> list:
     """Bind the listening sockets before anything else starts, naming the address and port if that fails."""
+    return _bind(config.server.bind, config.server.port, "--port (or server.port)", "--bind")
+
+
+def listen_metrics(config: Config) -> list:
+    """The sockets of the separate metrics listener (metrics.port), or none."""
+    if not config.metrics.enabled or not config.metrics.port:
+        return []
+    return _bind(config.metrics.bind, config.metrics.port, "metrics.port", "metrics.bind")
+
+
+def _bind(address: str, port: int, port_option: str, bind_option: str) -> list:
     from tornado.netutil import bind_sockets
 
     from .server.connections import AcceptGuard
 
     try:
-        sockets = bind_sockets(config.server.port, address=config.server.bind)
+        sockets = bind_sockets(port, address=address)
     except OSError as exc:
-        raise ListenError(f"cannot listen on {config.server.bind} port {config.server.port}: "
+        raise ListenError(f"cannot listen on {address} port {port}: "
                           f"{exc.strerror or exc}; is another server using it? Choose another port with "
-                          "--port (or server.port), or another address with --bind") from None
+                          f"{port_option}, or another address with {bind_option}") from None
     return [AcceptGuard(sock) for sock in sockets]
 
 
@@ -99,13 +122,14 @@ def connection_limits(config: Config) -> "ConnectionLimits":
 async def serve(config: Config) -> None:
     """Run the gateway until SIGINT or SIGTERM."""
     from .server.answer_cache import CachedAnswerDelegate
-    from .server.app import build_gateway
+    from .server.app import build_gateway, make_monitoring_app
     from .server.connections import GatewayHTTPServer
     from .server.cors import CorsPolicy
 
     limits = connection_limits(config)
     sockets = listen(config)
     try:
+        sockets += (metrics_sockets := listen_metrics(config))
         gateway = await build_gateway(config)
     except BaseException:
         for sock in sockets:
@@ -113,9 +137,15 @@ async def serve(config: Config) -> None:
         raise
     # No xheaders: nothing reads the client's address, and its check costs a getaddrinfo per request;
     # the public URLs come from server.url, not from X-Forwarded-* headers.
+    observe = gateway.metrics.observe_http if gateway.metrics is not None else None
     server = GatewayHTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers, gateway.documents,
-                                                    cors=CorsPolicy(config.server.cors_origins)), limits=limits)
-    server.add_sockets(sockets)
+                                                    cors=CorsPolicy(config.server.cors_origins), observe=observe),
+                               limits=limits)
+    server.add_sockets([sock for sock in sockets if sock not in metrics_sockets])
+    servers = [server]
+    if metrics_sockets:
+        servers.append(GatewayHTTPServer(make_monitoring_app(config, gateway), limits=limits))
+        servers[-1].add_sockets(metrics_sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -124,26 +154,36 @@ async def serve(config: Config) -> None:
     log.info("wpsgate %s serving %d processes at %s/wps (mode %s, %d workers, spool %s, at most %d connections)",
              __version__, len(gateway.service.processes), config.server.base_url, config.processing.mode,
              gateway.pool.size, config.spool, limits.max_connections)
+    if metrics_sockets:
+        log.info("metrics and health at http://%s:%d/metrics", config.metrics.bind, config.metrics.port)
     await stop.wait()
     log.info("stopping")
-    server.stop()
+    for each in servers:
+        each.stop()
     await gateway.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import run_doctor
+
+        return run_doctor(args.config, _overrides(args), probe=not args.no_probe, timeout=args.timeout)
     if args.command != "serve":
         parser.print_help()
         return 2
+    from .preflight import StartError, check_start
+
     try:
         config = load_config(args.config, overrides=_overrides(args))
         configure_logging(config)
+        check_start(config)  # a mode that cannot work stops here, with the fix, before the heavy imports
         asyncio.run(serve(config))
     except ConfigError as exc:
         print(f"wpsgate: configuration error: {exc}", file=sys.stderr)
         return 2
-    except ListenError as exc:
+    except (ListenError, StartError) as exc:
         print(f"wpsgate: {exc}", file=sys.stderr)
         return 1
     except (OSError, SubmitError) as exc:

@@ -175,6 +175,16 @@ class DatabaseConfig:
 class LoggingConfig:
     level: str = "INFO"
     file: str = ""
+    format: str = "text"  # text, or json: one JSON object per line for log shippers
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Prometheus metrics at /metrics: on the main listener, or on a listener of their own."""
+
+    enabled: bool = True
+    bind: str = "127.0.0.1"  # used only with a port of its own
+    port: int = 0  # 0: /metrics on the main port; else only on bind:port (with /health/*), for internal scraping
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     processes: tuple[str, ...] = ()
 
     @property
@@ -206,6 +217,7 @@ class Config:
 
 _MODES = ("local", "drmaa", "slurm")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_FORMATS = ("text", "json")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -301,6 +313,14 @@ def _check(config: Config) -> Config:
         raise ConfigError("processing.worker_niceness: must be between 0 and 19")
     if config.logging.level.upper() not in _LEVELS:
         raise ConfigError(f"logging.level: {config.logging.level!r} is not one of {', '.join(_LEVELS)}")
+    if config.logging.format not in _LOG_FORMATS:
+        raise ConfigError(f"logging.format: {config.logging.format!r} is not one of {', '.join(_LOG_FORMATS)}")
+    if not 0 <= config.metrics.port < 65536:
+        raise ConfigError(f"metrics.port: {config.metrics.port} is not a TCP port (0: the main port)")
+    if config.metrics.port and config.metrics.port == config.server.port and \
+            config.metrics.bind == config.server.bind:
+        raise ConfigError("metrics.port: the same address and port as server.port; choose another port, or 0 "
+                          "to serve /metrics on the main port")
     if not config.metadata.languages:
         raise ConfigError("metadata.languages: at least one language is needed")
     return config

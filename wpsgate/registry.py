@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Iterable
 
 from .config import ConfigError
@@ -18,7 +19,9 @@ def _resolve(path: str) -> object:
     try:
         target: object = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"processes: cannot import {module_name} for {path}: {exc}") from None
+        raise ConfigError(f"processes: cannot import {module_name} for {path}: {exc}; install its package into "
+                          f"this virtualenv ({sys.prefix}), or add the folder that holds it to PYTHONPATH (and, for "
+                          "jobs on a scheduler, to scheduler.pythonpath)") from None
     for part in attribute.split("."):
         try:
             target = getattr(target, part)

@@ -19,7 +19,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tornado import httputil
 
@@ -90,8 +90,10 @@ class CachedAnswerDelegate(httputil.HTTPServerConnectionDelegate):
     """Wraps the Application: a GET whose target is in one of the caches is answered here."""
 
     def __init__(self, application: httputil.HTTPServerConnectionDelegate, *caches: AnswerCache,
-                 server_header: str = "wpsgate", cors: CorsPolicy | None = None) -> None:
+                 server_header: str = "wpsgate", cors: CorsPolicy | None = None,
+                 observe: Callable[[str, str, int, float], None] | None = None) -> None:
         self.application = application
+        self.observe = observe  # (route, method, status, seconds) of each answer sent from here (metrics)
         self.caches = caches
         self.server_header = server_header
         # With a CORS policy, a request with an Origin goes to the Application (it adds the
@@ -124,12 +126,16 @@ class _Message(httputil.HTTPMessageDelegate):
         self.request_conn = request_conn
         self.inner: httputil.HTTPMessageDelegate | None = None
         self.answer: CachedAnswer | None = None
+        self.started = 0.0
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
         if (start_line.method == "GET" and "If-None-Match" not in headers and not has_body(headers)
                 and not (self.outer.cors_enabled and "Origin" in headers)):
             self.answer = self.outer.lookup(start_line.path)
             if self.answer is not None:
+                if self.outer.observe is not None:
+                    self.started = time.perf_counter()
+                    self.route = "status_document" if start_line.path.startswith("/status/") else "wps"
                 return None  # sent at finish(): answering before the body is read would close the connection
         self.inner = self.outer.application.start_request(self.server_conn, self.request_conn)
         return self.inner.headers_received(start_line, headers)
@@ -144,6 +150,8 @@ class _Message(httputil.HTTPMessageDelegate):
             headers[name] = value
         self.request_conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", 200, "OK"), headers, answer.body)
         self.request_conn.finish()
+        if self.outer.observe is not None:
+            self.outer.observe(self.route, "GET", 200, time.perf_counter() - self.started)
 
     def data_received(self, chunk: bytes) -> Any:
         if self.inner is not None:

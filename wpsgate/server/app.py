@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import tornado.web
 
+from .. import __version__
 from ..backends.base import ClusterBackend
 from ..backends.drmaa_backend import DrmaaBackend
 from ..backends.local import WorkerPool
@@ -20,11 +21,16 @@ from ..jobs.manager import JobManager
 from ..jobs.serial import SerialExecutor
 from ..jobs.staging import Stager
 from ..jobs.store import JobStore
+from ..monitoring.http_metrics import GatewayMetrics
+from ..monitoring.readiness import NamedProbe, ReadinessCheck, folder_probe, store_probe
+from ..monitoring.scheduler_probes import drmaa_probe, slurm_probe
 from ..registry import load_processes
 from ..service import Urls, WPSService
 from .answer_cache import AnswerCache
 from .cors import CorsPolicy
 from .errors import OWSHandler, not_found
+from .measured import MeasuredApplication, MeasuredService, MeasuredStager
+from .monitoring import monitoring_routes
 from .jobs import (STATUS_DOCUMENTS_IN_MEMORY, JobHandler, JobListHandler, OutputHandler, StatusDocumentHandler,
                    status_document_keeper)
 from .wps import WPSHandler
@@ -36,6 +42,8 @@ UUID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 class RootHandler(OWSHandler):
     """GET /: a pointer to the WPS endpoint for people who open the server in a browser."""
 
+    route = "root"
+
     def initialize(self, urls: Urls) -> None:
         self.urls = urls
 
@@ -44,6 +52,8 @@ class RootHandler(OWSHandler):
 
 
 class NotFoundHandler(OWSHandler):
+    route = "not_found"
+
     def prepare(self) -> None:
         raise not_found(f"nothing is served at {self.request.path}")
 
@@ -61,6 +71,8 @@ class Gateway:
     service: WPSService
     answers: AnswerCache  # GetCapabilities and DescribeProcess answers by URL
     documents: AnswerCache  # the latest status documents of local jobs
+    metrics: GatewayMetrics | None = None
+    readiness: ReadinessCheck | None = None
 
     async def close(self) -> None:
         await self.engine.close()
@@ -100,10 +112,24 @@ async def build_gateway(config: Config) -> Gateway:
                     timeout=config.server.reference_timeout, max_file_bytes=config.server.maxfileinputsize,
                     max_downloads=config.server.max_downloads,
                     allow_hardlinks=config.server.allow_hardlinked_inputs)
-    service = WPSService(config, processes, engine, urls, stager)
+    metrics = GatewayMetrics(__version__) if config.metrics.enabled else None
+    service = WPSService(config, processes, engine, urls, MeasuredStager(stager, metrics) if metrics else stager)
+    readiness = readiness_check(config, store, cluster)
     answers = AnswerCache()
-    app = make_app(config, service, engine, urls, answers)
-    return Gateway(config, app, engine, pool, store, stager, service, answers, documents)
+    app = make_app(config, MeasuredService(service, metrics) if metrics else service, engine, urls, answers,
+                   metrics=metrics, readiness=readiness)
+    return Gateway(config, app, engine, pool, store, stager, service, answers, documents, metrics, readiness)
+
+
+def readiness_check(config: Config, store: JobStore, cluster: ClusterEngine | None) -> ReadinessCheck:
+    """/health/ready's probes: the job store and the spool take writes, the scheduler answers."""
+    probes = [NamedProbe("store", store_probe(store.engine), "the job store cannot be written"),
+              NamedProbe("spool", folder_probe(config.spool), "the spool cannot be written")]
+    if config.processing.mode == "slurm":
+        probes.append(slurm_probe())
+    elif config.processing.mode == "drmaa" and cluster is not None:
+        probes.append(drmaa_probe(cluster.call, lambda: cluster.backend))
+    return ReadinessCheck(probes)
 
 
 def sync_mode(config: Config, identifier: str) -> str:
@@ -127,9 +153,13 @@ def make_cluster_engine(config: Config, store: JobStore, key: bytes, io: SerialE
 
 
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
-             answers: AnswerCache | None = None) -> tornado.web.Application:
+             answers: AnswerCache | None = None, metrics: GatewayMetrics | None = None,
+             readiness: ReadinessCheck | None = None) -> tornado.web.Application:
     spool = config.spool
-    return tornado.web.Application([
+    # /metrics is here unless it has a listener of its own (metrics.port); health is always here too
+    here = metrics if not config.metrics.port else None
+    return MeasuredApplication([
+        *monitoring_routes(here, readiness),
         (r"/", RootHandler, {"urls": urls}),
         (r"/wps/?", WPSHandler, {"service": service, "max_request_size": config.server.maxrequestsize,
                                  "answers": answers}),
@@ -138,4 +168,11 @@ def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
         (r"/status/([^/]+)", JobHandler, {"engine": engine, "urls": urls}),
         (r"/outputs/([^/]+)/([^/]+)", OutputHandler, {"spool": spool}),
     ], default_handler_class=NotFoundHandler, debug=False, compress_response=False,
-        cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs)
+        cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs, metrics=metrics)
+
+
+def make_monitoring_app(config: Config, gateway: Gateway) -> tornado.web.Application:
+    """The application of the separate metrics listener (metrics.port): /metrics and /health/*."""
+    return MeasuredApplication(monitoring_routes(gateway.metrics, gateway.readiness),
+                               default_handler_class=NotFoundHandler, debug=False, compress_response=False,
+                               metrics=gateway.metrics)

@@ -35,6 +35,8 @@ def status_document_keeper(cache: AnswerCache) -> Callable[[str, bytes | None], 
 class StatusDocumentHandler(OWSHandler):
     """GET /status/<uuid>.xml: the job's WPS status document, as the job last wrote it."""
 
+    route = "status_document"  # the label of its answers in /metrics
+
     def initialize(self, spool: str) -> None:
         self.spool = spool
 
@@ -59,6 +61,8 @@ def _read(path: str) -> bytes:
 
 class OutputHandler(OWSHandler):
     """GET /outputs/<uuid>/<name>: an output file of a job, with ETag and Range support."""
+
+    route = "outputs"  # the label of its answers in /metrics
 
     def initialize(self, spool: str) -> None:
         self.spool = spool
@@ -105,6 +109,8 @@ def job_json(record: JobRecord, urls: Any) -> dict[str, Any]:
 class JobListHandler(JSONHandler):
     """GET /status/: jobs newest first, with limit/offset or a cursor, filtered by status and process."""
 
+    route = "job_list"  # the label of its answers in /metrics
+
     def initialize(self, engine: Any, urls: Any) -> None:
         self.engine = engine
         self.urls = urls
@@ -142,6 +148,8 @@ class JobListHandler(JSONHandler):
 
 class JobHandler(JSONHandler):
     """GET /status/<uuid>: one job; DELETE dismisses it."""
+
+    route = "job"  # the label of its answers in /metrics
 
     def initialize(self, engine: Any, urls: Any) -> None:
         self.engine = engine

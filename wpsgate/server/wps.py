@@ -51,6 +51,8 @@ def content_type_refusal(content_type: str | None) -> InvalidParameterValue:
 class WPSHandler(OWSHandler):
     """Parses the request, lets the service answer, and writes the answer (or the ExceptionReport)."""
 
+    route = "wps"  # the label of its answers in /metrics
+
     SUPPORTED_METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
     BODY_METHODS = frozenset({"POST"})
 
