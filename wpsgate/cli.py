@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--mode", choices=("local", "drmaa", "slurm"), help="where jobs run (default local)")
     serve.add_argument("--workdir", metavar="DIR", help="folder for the job store, spool and signing key")
     serve.add_argument("--debug", action="store_true", help="log debug messages")
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", metavar="TOOL")
+    from_pywps = config_commands.add_parser("from-pywps", help="write the wpsgate YAML equivalent of a pywps.cfg "
+                                                              "and say what has no equivalent")
+    from_pywps.add_argument("pywps_cfg", metavar="PYWPS_CFG")
+    from_pywps.add_argument("--output", "-o", metavar="FILE", help="write the YAML here (default: stdout)")
     return parser
 
 
@@ -133,6 +139,10 @@ async def serve(config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "config" and getattr(args, "config_command", None) == "from-pywps":
+        from .pywps_config import run as from_pywps
+
+        return from_pywps(args.pywps_cfg, args.output)
     if args.command != "serve":
         parser.print_help()
         return 2
