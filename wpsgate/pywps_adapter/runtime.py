@@ -253,11 +253,12 @@ def _transfer(outputs: dict[str, Any], response: Any) -> None:
     """Hand what the handler set on PyWPS's outputs over to the wpsgate response."""
     for identifier, output in outputs.items():
         target = response.outputs.get(identifier)
-        handler = getattr(output, "_iohandler", None)
-        prop = getattr(handler, "prop", None)
-        if target is None or prop is None:
+        if target is None:
             continue
         kind = _kind(output)
+        prop = getattr(getattr(output, "_iohandler", None), "prop", None)
+        if kind == "complex" and prop is None or kind != "complex" and output.data in (None, []):
+            continue  # left unset by the handler
         if kind == "literal":
             target.data = _literal_value(output.data)
             uom = getattr(output, "uom", None)
