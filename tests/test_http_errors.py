@@ -201,7 +201,7 @@ def test_billion_laughs_post_is_refused(gateway):
     (f'<wps:GetStatus service="WPS" version="1.0.0" {WPS_NS}/>', 501, "OperationNotSupported", "GetStatus"),
     ('<Execute xmlns="http://www.opengis.net/wps/2.0" service="WPS" version="2.0.0"/>', 400,
      "InvalidParameterValue", "request"),
-    (f'<wps:GetCapabilities {WPS_NS}/>', 400, "MissingParameterValue", "service"),
+    (f'<wps:GetCapabilities service="" {WPS_NS}/>', 400, "MissingParameterValue", "service"),
     (f'<wps:DescribeProcess service="WPS" {WPS_NS}><ows:Identifier>hello</ows:Identifier></wps:DescribeProcess>',
      400, "MissingParameterValue", "version"),
     (execute_xml("hello", literal("name", "x"), '<wps:ResponseForm><wps:ResponseDocument storeExecuteResponse="1"/>'
@@ -217,7 +217,7 @@ def test_billion_laughs_post_is_refused(gateway):
                                           "</ows:LowerCorner><ows:UpperCorner>1 1</ows:UpperCorner>"
                                           "</wps:BoundingBoxData></wps:Data>")),
      400, "InvalidParameterValue", "bbox"),
-], ids=["unknown-root", "wps2-namespace", "no-service", "no-version", "bad-boolean", "nap-store",
+], ids=["unknown-root", "wps2-namespace", "empty-service", "no-version", "bad-boolean", "nap-store",
         "int-range", "bad-base64", "literal-into-complex", "bbox-crs"])
 def test_xml_post_errors(gateway, body, status, code, locator):
     check_report(gateway.post(body), status, code, locator)
