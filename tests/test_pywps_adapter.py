@@ -2,8 +2,8 @@
 progress, files PyWPS stores itself, and the scheduler path (dill job file run by the joblauncher).
 
 Jobs run in-process through the same ``run_job`` a worker and the joblauncher use; the scheduler path runs
-the real ``python -m joblauncher`` on a signed job folder.  No network.  PyWPS is part of the test extra:
-in CI a missing PyWPS fails these tests rather than skipping them.
+the real ``python -m joblauncher`` on a signed job folder.  No network.  CI installs PyWPS (.ci/run): there a
+missing PyWPS fails these tests rather than skipping them.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the installation
     if os.environ.get("CI"):
         raise
-    pytest.skip("PyWPS is not installed (pip install -e '.[test]' installs it)", allow_module_level=True)
+    pytest.skip("PyWPS is not installed (pip install -e '.[pywps]')", allow_module_level=True)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NS = {"wps": "http://www.opengis.net/wps/1.0.0", "ows": "http://www.opengis.net/ows/1.1"}
