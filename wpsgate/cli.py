@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--no-probe", action="store_true", help="skip the probe job")
     doctor.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
                         help="how long the probe job may take, queueing included (default 180)")
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", metavar="TOOL")
+    from_pywps = config_commands.add_parser("from-pywps", help="write the wpsgate YAML equivalent of a pywps.cfg "
+                                                              "and say what has no equivalent")
+    from_pywps.add_argument("pywps_cfg", metavar="PYWPS_CFG")
+    from_pywps.add_argument("--output", "-o", metavar="FILE", help="write the YAML here (default: stdout)")
     return parser
 
 
@@ -170,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .doctor import run_doctor
 
         return run_doctor(args.config, _overrides(args), probe=not args.no_probe, timeout=args.timeout)
+    if args.command == "config" and getattr(args, "config_command", None) == "from-pywps":
+        from .pywps_config import run as from_pywps
+
+        return from_pywps(args.pywps_cfg, args.output)
     if args.command != "serve":
         parser.print_help()
         return 2

@@ -8,6 +8,7 @@ from typing import Iterable
 from .config import ConfigError
 from .demo import DEMO_PROCESSES
 from .process import Process
+from .pywps_adapter import adapt as adapt_pywps, is_pywps_process
 
 
 def _resolve(path: str) -> object:
@@ -33,6 +34,11 @@ def _resolve(path: str) -> object:
 def _instances(target: object, path: str) -> list[Process]:
     if isinstance(target, Process):
         return [target]
+    if is_pywps_process(target):  # a PyWPS process, served unchanged through the adapter
+        try:
+            return [adapt_pywps(target)]
+        except ValueError as exc:
+            raise ConfigError(f"processes: {path}: {exc}") from None
     if isinstance(target, (list, tuple)):
         return [p for item in target for p in _instances(item, path)]
     if callable(target):
@@ -41,7 +47,13 @@ def _instances(target: object, path: str) -> list[Process]:
         except Exception as exc:  # a broken process must name itself at start, not later
             raise ConfigError(f"processes: {path} failed to build: {type(exc).__name__}: {exc}") from None
         return _instances(made, path)
-    raise ConfigError(f"processes: {path} is not a Process, a Process class, a factory or a list of them")
+    raise ConfigError(f"processes: {path} is not a Process, a Process class, a factory or a list of them "
+                      "(wpsgate's or PyWPS's)")
+
+
+def processes_from(target: object, path: str = "processes") -> list[Process]:
+    """wpsgate Processes for ``target``: a Process (wpsgate's or PyWPS's), a class, a factory or a list of them."""
+    return _instances(target, path)
 
 
 def load_processes(paths: Iterable[str] | None) -> dict[str, Process]:

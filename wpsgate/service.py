@@ -22,6 +22,7 @@ from .jobs.outputs import resolve_outputs
 from .jobs.runner import JobOutcome, JobSpec
 from .jobs.store import StoreUnavailable
 from .process import Process
+from .process.translations import translated
 from .protocol.documents import DescriptionCache, ResponseContext, render_capabilities
 from .protocol.requests import (BBoxValue, DescribeProcessRequest, ExecuteRequest, GetCapabilitiesRequest,
                                 InputReference)
@@ -173,10 +174,11 @@ class WPSService:
         request = request.without_secrets()  # what the job, its documents and its row keep (see _references)
         context = ResponseContext(
             service_instance=self.urls.capabilities, process_identifier=process.identifier,
-            process_title=process.title, process_abstract=process.abstract, process_version=process.version,
+            process_title=translated(process, "title", language),
+            process_abstract=translated(process, "abstract", language), process_version=process.version,
             status_location=self.urls.status_document(uuid) if stored else None, language=language,
             lineage=request.lineage, request=typed_request(request, inputs) if request.lineage else request,
-            output_titles={o.identifier: o.title for o in process.outputs})
+            output_titles={o.identifier: translated(o, "title", language) for o in process.outputs})
         spec = JobSpec(uuid=uuid, process_identifier=process.identifier, request=request, inputs=inputs,
                        outputs=outputs, context=context, spool=self.config.spool,
                        output_url=self.urls.outputs(uuid), store=stored, status_updates=request.status,

@@ -21,10 +21,11 @@ class WordCounter(Process):
 
     @staticmethod
     def _handler(request, response):
+        """As Emu's wordcounter: words keep their case; most frequent first, ties in reverse word order."""
         counts = Counter()
         with request.inputs["text"][0].stream as stream:
             for line in stream:
-                counts.update(word.lower() for word in _WORD.findall(line))
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        response.outputs["output"].data = json.dumps([[count, word] for word, count in ranked])
+                counts.update(_WORD.findall(line))
+        response.outputs["output"].data = json.dumps(sorted(((count, word) for word, count in counts.items()),
+                                                            reverse=True))
         return response

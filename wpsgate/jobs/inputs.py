@@ -11,6 +11,7 @@ from typing import Any
 
 from ..exceptions import FileSizeExceeded, InvalidParameterValue, MissingParameterValue
 from ..process import BoundingBox, InputData, Process
+from ..process.crs import supported_crs
 from ..process.literals import LiteralError
 from ..process.validation import ValidationError, validate_complex
 from ..protocol.requests import ExecuteRequest, RawInput
@@ -116,12 +117,10 @@ def _bbox(declaration: Any, raw: RawInput) -> InputData:
     if dimensions is not None and dimensions != len(lower):
         raise InvalidParameterValue(f"bounding box of input {identifier} has {len(lower)} dimensions, "
                                     f"not {dimensions}", identifier)
-    if crs:
-        known = {c.lower(): c for c in declaration.crss}
-        if crs.lower() not in known:
-            raise InvalidParameterValue(f"crs {crs!r} of input {identifier} is not one of "
-                                        f"{', '.join(declaration.crss)}", identifier)
-        crs = known[crs.lower()]
+    # compared as CRSs (EPSG:4326 = urn:ogc:def:crs:EPSG::4326 = ...); the value keeps the client's form
+    if crs and supported_crs(crs, declaration.crss) is None:
+        raise InvalidParameterValue(f"crs {crs!r} of input {identifier} is not one of "
+                                    f"{', '.join(declaration.crss)}", identifier)
     box = BoundingBox(lower, upper, crs or declaration.crss[0], len(lower))
     return InputData(identifier, "bbox", box)
 

@@ -147,6 +147,9 @@ class _Collector:
             return value
         fmt = choice.format or output.data_format or declaration.data_format
         value.mime_type, value.schema = fmt.mime_type, fmt.schema or None
+        if getattr(output, "url", None):  # an output that lives elsewhere is a reference whatever was asked
+            value.href = output.url
+            return value
         if choice.as_reference:
             extension = fmt.extension or extension_for(fmt.mime_type)
             if output.file is not None:
@@ -228,7 +231,8 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
     process.workdir = folder.work
     request = WPSRequest(process.identifier, spec.inputs, uuid=spec.uuid, language=context.language,
                          store_execute=spec.store, status=spec.status_updates, lineage=context.lineage,
-                         outputs={c.identifier: c for c in spec.outputs})
+                         outputs={c.identifier: c for c in spec.outputs}, output_url=spec.output_url,
+                         output_folder=folder.outputs)
     response = WPSResponse(process, spec.uuid, report)
     error: ExceptionInfo | None = None
     details = ""

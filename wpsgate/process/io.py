@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from .formats import Format, extension_for
 from .literals import check_allowed, literal_type, normalise_allowed_values
+from .translations import normalise_translations
 from .validation import MODE
 
 
@@ -54,7 +55,7 @@ class _Described:
     kind = ""
 
     def __init__(self, identifier: str, title: str | None, abstract: str, keywords: Iterable[str] | None,
-                 metadata: Iterable[Any] | None) -> None:
+                 metadata: Iterable[Any] | None, translations: Any = None) -> None:
         if not identifier or not isinstance(identifier, str):
             raise ValueError("an input or output needs a non-empty string identifier")
         self.identifier = identifier
@@ -62,6 +63,7 @@ class _Described:
         self.abstract = abstract or ""
         self.keywords = tuple(keywords or ())
         self.metadata = _metadata(metadata)
+        self.translations = normalise_translations(translations)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identifier!r})"
@@ -69,8 +71,9 @@ class _Described:
 
 class _Input(_Described):
     def __init__(self, identifier: str, title: str | None, abstract: str, keywords: Iterable[str] | None,
-                 metadata: Iterable[Any] | None, min_occurs: int, max_occurs: int, mode: int) -> None:
-        super().__init__(identifier, title, abstract, keywords, metadata)
+                 metadata: Iterable[Any] | None, min_occurs: int, max_occurs: int, mode: int,
+                 translations: Any = None) -> None:
+        super().__init__(identifier, title, abstract, keywords, metadata, translations)
         if min_occurs < 0 or max_occurs < 1 or max_occurs < min_occurs:
             raise ValueError(f"input {identifier}: need 0 <= min_occurs <= max_occurs and max_occurs >= 1")
         self.min_occurs = int(min_occurs)
@@ -89,7 +92,7 @@ class LiteralInput(_Input):
                  min_occurs: int = 1, max_occurs: int = 1, mode: int = MODE.NONE,
                  allowed_values: Any = None, default: Any = None, default_type: Any = None,
                  translations: Any = None) -> None:
-        super().__init__(identifier, title, abstract, keywords, metadata, min_occurs, max_occurs, mode)
+        super().__init__(identifier, title, abstract, keywords, metadata, min_occurs, max_occurs, mode, translations)
         self.dtype = literal_type(data_type)
         self.data_type = self.dtype.name
         self.allowed_values = normalise_allowed_values(allowed_values, self.dtype)
@@ -116,7 +119,7 @@ class ComplexInput(_Input):
                  workdir: str | None = None, metadata: Iterable[Any] | None = None, min_occurs: int = 1,
                  max_occurs: int = 1, mode: int = MODE.NONE, default: Any = None, default_type: Any = None,
                  translations: Any = None, max_megabytes: float | None = None) -> None:
-        super().__init__(identifier, title, abstract, keywords, metadata, min_occurs, max_occurs, mode)
+        super().__init__(identifier, title, abstract, keywords, metadata, min_occurs, max_occurs, mode, translations)
         if not supported_formats:
             raise ValueError(f"complex input {identifier} needs supported_formats")
         self.supported_formats = tuple(supported_formats)
@@ -145,7 +148,7 @@ class BoundingBoxInput(_Input):
                  workdir: str | None = None, metadata: Iterable[Any] | None = None, min_occurs: int = 1,
                  max_occurs: int = 1, mode: int = MODE.NONE, default: Any = None, default_type: Any = None,
                  translations: Any = None) -> None:
-        super().__init__(identifier, title, abstract, keywords, metadata, min_occurs, max_occurs, mode)
+        super().__init__(identifier, title, abstract, keywords, metadata, min_occurs, max_occurs, mode, translations)
         self.crss = tuple(crss or ("EPSG:4326",))
         self.dimensions = int(dimensions)
         self.default = default
@@ -157,7 +160,7 @@ class LiteralOutput(_Described):
     def __init__(self, identifier: str, title: str | None = None, data_type: str = "string", abstract: str = "",
                  keywords: Iterable[str] | None = None, metadata: Iterable[Any] | None = None,
                  uoms: Iterable[Any] | None = None, translations: Any = None) -> None:
-        super().__init__(identifier, title, abstract, keywords, metadata)
+        super().__init__(identifier, title, abstract, keywords, metadata, translations)
         self.dtype = literal_type(data_type)
         self.data_type = self.dtype.name
         self.uoms = _uoms(uoms)
@@ -170,7 +173,7 @@ class ComplexOutput(_Described):
                  data_format: Format | None = None, abstract: str = "", keywords: Iterable[str] | None = None,
                  workdir: str | None = None, metadata: Iterable[Any] | None = None, as_reference: bool = False,
                  mode: int = MODE.NONE, translations: Any = None) -> None:
-        super().__init__(identifier, title, abstract, keywords, metadata)
+        super().__init__(identifier, title, abstract, keywords, metadata, translations)
         if not supported_formats:
             raise ValueError(f"complex output {identifier} needs supported_formats")
         self.supported_formats = tuple(supported_formats)
@@ -186,7 +189,7 @@ class BoundingBoxOutput(_Described):
     def __init__(self, identifier: str, title: str | None = None, crss: Sequence[str] | None = None,
                  abstract: str = "", keywords: Iterable[str] | None = None, dimensions: int = 2,
                  metadata: Iterable[Any] | None = None, translations: Any = None) -> None:
-        super().__init__(identifier, title, abstract, keywords, metadata)
+        super().__init__(identifier, title, abstract, keywords, metadata, translations)
         self.crss = tuple(crss or ("EPSG:4326",))
         self.dimensions = int(dimensions)
 
@@ -307,11 +310,14 @@ class OutputData:
         self.data_format = getattr(declaration, "data_format", None)
         self.uom: str | None = None
         self.crs: str | None = None
+        self.url: str | None = None  # a complex output that lives elsewhere: always answered by reference
         self._data: Any = None
         self._file: str | None = None
 
     @property
     def data(self) -> Any:
+        if self._data is None and self._file is None and self.url is not None:
+            return self.url  # a RawDataOutput of an output that lives elsewhere is its URL
         if self._data is None and self._file is not None:
             with open(self._file, "rb") as handle:
                 raw = handle.read()
@@ -334,4 +340,4 @@ class OutputData:
 
     @property
     def is_set(self) -> bool:
-        return self._data is not None or self._file is not None
+        return self._data is not None or self._file is not None or self.url is not None

@@ -64,6 +64,11 @@ def _to_float(text: str) -> float:
     return value
 
 
+def _to_angle(text: str) -> float:
+    """An angle in degrees, brought into [0, 360) as PyWPS's ``angle`` type does."""
+    return _to_float(text) % 360
+
+
 def _to_positive(text: str) -> int:
     value = _to_int(text)
     if value <= 0:
@@ -169,6 +174,9 @@ LITERAL_TYPES: dict[str, LiteralType] = {
         LiteralType("anyURI", _to_uri, str, False),
         LiteralType("positiveInteger", _to_positive, str, True),
         LiteralType("nonNegativeInteger", _to_non_negative, str, True),
+        # PyWPS's own two types (not in XML Schema): a map scale and an angle in degrees
+        LiteralType("scale", _to_float, _from_float, True),
+        LiteralType("angle", _to_angle, _from_float, True),
     )
 }
 # Spellings that process authors and clients use for the same types.

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .io import Metadata, OutputData, _metadata
+from .translations import normalise_translations
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Process:
         self.store_supported = bool(store_supported)
         self.status_supported = bool(status_supported)
         self.resources = resources if isinstance(resources, Resources) else Resources(**(resources or {}))
+        self.translations = normalise_translations(translations)
         self.workdir: str | None = None
         for group in (self.inputs, self.outputs):
             seen = set()
@@ -71,7 +73,7 @@ class WPSRequest:
 
     def __init__(self, identifier: str, inputs: dict[str, list[Any]], *, uuid: str = "", language: str = "en-US",
                  store_execute: bool = False, status: bool = False, lineage: bool = False,
-                 outputs: dict[str, Any] | None = None) -> None:
+                 outputs: dict[str, Any] | None = None, output_url: str = "", output_folder: str = "") -> None:
         self.identifier = identifier
         self.inputs = inputs
         self.uuid = uuid
@@ -81,6 +83,9 @@ class WPSRequest:
         self.lineage = lineage
         self.outputs = outputs or {}
         self.version = "1.0.0"
+        # where the job's outputs are served from and stored (for handlers that store files themselves)
+        self.output_url = output_url
+        self.output_folder = output_folder
 
 
 StatusReporter = Callable[[str, "float | None"], None]

@@ -17,6 +17,7 @@ from lxml import etree
 
 from ..process.formats import Format, is_xml
 from ..process.literals import AllowedValue, ValuesReference
+from ..process.translations import translated
 from ..process.validation import secure_parser
 from .namespaces import NSMAP, OWS, SCHEMAS, WPS, XML, XSI, ows, wps, xlink
 from .requests import REDACTED, ExecuteRequest, RawInput
@@ -85,6 +86,12 @@ def render_exception_report(code: str, text: str, locator: str | None = None, la
 
 
 # --- capabilities -----------------------------------------------------------------------------------------
+
+def _described(parent: etree._Element, item: Any, language: str | None) -> None:
+    """Identifier, title, abstract and metadata of a process, input or output, in ``language``."""
+    _description(parent, item.identifier, translated(item, "title", language),
+                 translated(item, "abstract", language), item.metadata)
+
 
 def _description(parent: etree._Element, identifier: str, title: str, abstract: str,
                  metadata: Iterable[Any] = ()) -> None:
@@ -155,7 +162,7 @@ def render_capabilities(service: Any, processes: Sequence[Any], wps_url: str,
     offerings = _sub(root, wps("ProcessOfferings"))
     for process in processes:
         brief = _sub(offerings, wps("Process"), **{wps("processVersion"): process.version or "None"})
-        _description(brief, process.identifier, process.title, process.abstract, process.metadata)
+        _described(brief, process, language or service.languages[0])
         for profile in process.profile:
             _sub(brief, wps("Profile"), profile)
 
@@ -230,12 +237,13 @@ def _allowed_values(parent: etree._Element, declaration: Any) -> None:
         _sub(parent, ows("AnyValue"))
 
 
-def process_description_element(process: Any, max_megabytes: float | None = None) -> etree._Element:
+def process_description_element(process: Any, max_megabytes: float | None = None,
+                                language: str | None = None) -> etree._Element:
     attrib = {wps("processVersion"): process.version or "None",
               "storeSupported": "true" if process.store_supported else "false",
               "statusSupported": "true" if process.status_supported else "false"}
     element = etree.Element("ProcessDescription", attrib, nsmap=NSMAP)
-    _description(element, process.identifier, process.title, process.abstract, process.metadata)
+    _described(element, process, language)
     for profile in process.profile:
         _sub(element, wps("Profile"), profile)
     if process.inputs:
@@ -243,8 +251,7 @@ def process_description_element(process: Any, max_megabytes: float | None = None
         for declaration in process.inputs:
             item = _sub(data_inputs, "Input", minOccurs=str(declaration.min_occurs),
                         maxOccurs=str(declaration.max_occurs))
-            _description(item, declaration.identifier, declaration.title, declaration.abstract,
-                         declaration.metadata)
+            _described(item, declaration, language)
             if declaration.kind == "literal":
                 literal = _sub(item, "LiteralData")
                 _data_type(literal, declaration)
@@ -262,7 +269,7 @@ def process_description_element(process: Any, max_megabytes: float | None = None
     outputs = _sub(element, "ProcessOutputs")
     for declaration in process.outputs:
         item = _sub(outputs, "Output")
-        _description(item, declaration.identifier, declaration.title, declaration.abstract, declaration.metadata)
+        _described(item, declaration, language)
         if declaration.kind == "literal":
             literal = _sub(item, "LiteralOutput")
             _data_type(literal, declaration)
@@ -287,7 +294,7 @@ class DescriptionCache:
         root.text = marker
         head, _, tail = etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode().partition(marker)
         self._head, self._tail = head.encode(), tail.encode()
-        self._fragments = {p.identifier: etree.tostring(process_description_element(p, max_megabytes),
+        self._fragments = {p.identifier: etree.tostring(process_description_element(p, max_megabytes, language),
                                                         encoding="UTF-8") for p in processes}
         self._all = self.document(list(self._fragments))
 
@@ -439,7 +446,9 @@ def render_execute_response(context: ResponseContext, status: JobStatus,
         container = _sub(root, wps("ProcessOutputs"))
         for value in outputs:
             item = _sub(container, wps("Output"))
-            _description(item, value.identifier, value.title, value.abstract)
+            # output_titles holds the titles in the request's language (see service.prepare)
+            _description(item, value.identifier, context.output_titles.get(value.identifier, value.title),
+                         value.abstract)
             if value.href is not None:
                 _sub(item, wps("Reference"), href=value.href, mimeType=value.mime_type or None,
                      encoding=value.encoding or None, schema=value.schema or None)
