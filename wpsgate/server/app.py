@@ -12,6 +12,7 @@ from ..backends.base import ClusterBackend
 from ..backends.drmaa_backend import DrmaaBackend
 from ..backends.local import WorkerPool
 from ..backends.slurm import SlurmBackend
+from .. import ogcapi
 from ..config import Config
 from ..jobs.cluster import ClusterEngine, settings_from_config
 from ..jobs.environment import job_environment
@@ -31,16 +32,6 @@ from .wps import WPSHandler
 
 log = logging.getLogger("wpsgate")
 UUID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
-
-
-class RootHandler(OWSHandler):
-    """GET /: a pointer to the WPS endpoint for people who open the server in a browser."""
-
-    def initialize(self, urls: Urls) -> None:
-        self.urls = urls
-
-    def get(self) -> None:
-        self.redirect(self.urls.capabilities)
 
 
 class NotFoundHandler(OWSHandler):
@@ -63,6 +54,9 @@ class Gateway:
     documents: AnswerCache  # the latest status documents of local jobs
 
     async def close(self) -> None:
+        callbacks = self.app.settings.get("ogcapi_callbacks")
+        if callbacks is not None:
+            callbacks.close()
         await self.engine.close()
         await self.pool.close()
         self.stager.close()
@@ -129,8 +123,9 @@ def make_cluster_engine(config: Config, store: JobStore, key: bytes, io: SerialE
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
              answers: AnswerCache | None = None) -> tornado.web.Application:
     spool = config.spool
+    ogcapi_rules, callbacks = ogcapi.make_routes(config, service, engine, urls.base)  # "/" is its landing page
     return tornado.web.Application([
-        (r"/", RootHandler, {"urls": urls}),
+        *ogcapi_rules,
         (r"/wps/?", WPSHandler, {"service": service, "max_request_size": config.server.maxrequestsize,
                                  "answers": answers}),
         (rf"/status/{UUID}\.xml", StatusDocumentHandler, {"spool": spool}),
@@ -138,4 +133,5 @@ def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
         (r"/status/([^/]+)", JobHandler, {"engine": engine, "urls": urls}),
         (r"/outputs/([^/]+)/([^/]+)", OutputHandler, {"spool": spool}),
     ], default_handler_class=NotFoundHandler, debug=False, compress_response=False,
-        cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs)
+        cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs,
+        ogcapi_callbacks=callbacks)
