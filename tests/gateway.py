@@ -60,7 +60,7 @@ class GatewayProcess:
                 if self.session.get(self.wps, params={"service": "WPS", "request": "GetCapabilities"},
                                     timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow on a busy machine
                 pass
             time.sleep(0.1)
         self.stop()
