@@ -18,6 +18,7 @@ class Receiver:
     def __init__(self, files: dict[str, bytes] | None = None) -> None:
         self.files = dict(files or {})
         self.posts: list[tuple[str, Any]] = []
+        self.failures: dict[str, int] = {}  # path -> how many POSTs to answer 503 before accepting
         self.lock = threading.Lock()
         receiver = self
 
@@ -34,8 +35,12 @@ class Receiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(min(length, 1 << 20))
                 with receiver.lock:
-                    receiver.posts.append((self.path, json.loads(data or b"null")))
-                self.send_response(204)
+                    failing = receiver.failures.get(self.path, 0)
+                    if failing:
+                        receiver.failures[self.path] = failing - 1
+                    else:
+                        receiver.posts.append((self.path, json.loads(data or b"null")))
+                self.send_response(503 if failing else 204)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:

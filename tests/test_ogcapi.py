@@ -417,3 +417,24 @@ def test_callbacks_reach_the_subscriber(api, receiver):
                       prefer="respond-async")
     failure = wait_for(lambda: receiver.received("/failed"), 60, "no failure callback")[0]
     assert assert_valid(failure, "exception")["jobID"] == failing.json()["jobID"] and "no luck" in failure["detail"]
+
+
+def test_callbacks_obey_the_address_policy_and_are_retried(receiver):
+    """Sent by the gateway's sender: refused for loopback unless allowed (nothing arrives), retried after a 503."""
+    import asyncio
+
+    from wpsgate.ogcapi.callbacks import CallbackSender
+
+    async def send(networks: tuple[str, ...], path: str) -> bool:
+        sender = CallbackSender(engine=None, base="http://gateway.example", spool="/nonexistent",
+                                allowed_networks=networks, timeout=5)
+        try:
+            return await sender.send(receiver.base + path, {"status": "successful"})
+        finally:
+            sender.close()
+
+    assert asyncio.run(send((), "/refused")) is False
+    assert receiver.received("/refused") == [] and ("/refused", {"status": "successful"}) not in receiver.posts
+    receiver.failures["/flaky"] = 1
+    assert asyncio.run(send(("127.0.0.0/8",), "/flaky")) is True
+    assert receiver.received("/flaky") == [{"status": "successful"}] and receiver.failures["/flaky"] == 0
