@@ -59,11 +59,20 @@ class Browser:
              "--disable-background-networking", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.socket = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        try:
+            self._connect(profile)
+        except BaseException:  # never leave a browser running behind a failed start
+            self.close()
+            raise
+        self.next_id = 0
+
+    def _connect(self, profile: str) -> None:
         port_file = os.path.join(profile, "DevToolsActivePort")
         deadline = time.monotonic() + 60
         while not os.path.exists(port_file) or not open(port_file).read().strip():
             if time.monotonic() > deadline or self.process.poll() is not None:
-                self.close()
                 raise RuntimeError("chromium did not start its DevTools endpoint")
             time.sleep(0.1)
         port = int(open(port_file).read().split()[0])
@@ -74,7 +83,6 @@ class Browser:
         async def connect():
             return await websocket_connect(self.target, max_message_size=64 << 20)
         self.socket = self.loop.run_until_complete(connect())
-        self.next_id = 0
 
     def call(self, method: str, **params) -> dict:
         async def exchange() -> dict:
@@ -93,9 +101,12 @@ class Browser:
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
     def close(self) -> None:
-        if getattr(self, "socket", None) is not None:
+        if self.socket is not None:
             self.socket.close()
+            self.socket = None
+        if getattr(self, "loop", None) is not None:
             self.loop.close()
+            self.loop = None
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)

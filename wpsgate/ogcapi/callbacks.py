@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -120,6 +121,5 @@ class CallbackSender:
 
 
 def _read(path: str) -> bytes:
-    import os
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
         return handle.read()

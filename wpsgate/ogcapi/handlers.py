@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import json
 import logging
 import os
 import types
@@ -30,7 +29,7 @@ from .catalogue import dumps
 from .context import APIContext
 from .execute import parse_execute
 from .joblist import JobQuery, cursor_of, list_jobs, parse_cursor, parse_datetime, scope_for, split_values
-from .links import REL_JOB_LIST, link
+from .links import link
 from .negotiation import wants_html
 from .problems import (JOB_RESULTS_FAILED, NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, PROBLEM_CONTENT_TYPE,
                        RESULT_NOT_READY, SERVER_BUSY, SERVER_ERROR, UNSUPPORTED_MEDIA_TYPE, Problem, from_ows,

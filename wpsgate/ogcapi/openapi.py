@@ -32,7 +32,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                "description": "where the next page starts (from a next link)", "schema": {"type": "string"}},
     "jobId": {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}},
 }
-_EXCEPTION_TYPE = "application/problem+json"
+_EXCEPTION_TYPE = "application/json"
 
 
 def _response(description: str, schema: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ NOT_ALLOWED = EXCEPTIONS + "method-not-allowed"
 UNSUPPORTED_MEDIA_TYPE = EXCEPTIONS + "unsupported-media-type"
 PAYLOAD_TOO_LARGE = EXCEPTIONS + "payload-too-large"
 SERVER_ERROR = EXCEPTIONS + "server-error"
-PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_CONTENT_TYPE = "application/json; charset=utf-8"  # RFC 7807 bodies, typed as Part 1 1.0's OpenAPI types them
 
 _BY_OWS_CODE = {
     "InvalidParameterValue": INVALID_INPUT, "MissingParameterValue": MISSING_INPUT,
