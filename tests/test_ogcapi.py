@@ -119,6 +119,15 @@ def test_process_list_is_valid_and_pages_with_limit(api):
     problem(api.session.get(api.base + "/processes?limit=0", timeout=10), 400)
 
 
+def test_fixed_answers_from_the_cache_are_the_handlers_answers(api):
+    for path in ("/", "/conformance", "/processes", "/processes/inout"):
+        cached = api.session.get(api.base + path, timeout=10)  # answered at the connection
+        handled = api.session.get(api.base + path + "?f=json", timeout=10)  # another target: by the handler
+        assert cached.content == handled.content and cached.headers["Content-Type"] == handled.headers["Content-Type"]
+        for name in ("X-Content-Type-Options", "Content-Security-Policy"):
+            assert cached.headers[name] == handled.headers[name], (path, name)
+
+
 def test_every_description_is_valid_with_a_json_schema_per_input_and_output(api):
     for summary in get_json(api, "/processes", "processList")["processes"]:
         description = get_json(api, f"/processes/{summary['id']}", "process")

@@ -59,3 +59,13 @@ class Catalogue:
             links.append(link(f"{self.base}/processes?limit={limit}&offset={offset + limit}", "next",
                               "application/json", "next page"))
         return dumps({"processes": [self.summaries[p] for p in chosen], "links": links})
+
+    def fixed_answers(self, path_prefix: str) -> list[tuple[str, bytes, str]]:
+        """(request target, body, content type) of the JSON answers that never change, for the answer cache."""
+        answers = [(path_prefix + "/", self.landing_json, "application/json; charset=utf-8"),
+                   (path_prefix + "/conformance", self.conformance_json, "application/json; charset=utf-8"),
+                   (path_prefix + "/api", self.openapi_json, "application/vnd.oai.openapi+json;version=3.0"),
+                   (path_prefix + "/processes", self.all_processes_json, "application/json; charset=utf-8")]
+        answers += [(f"{path_prefix}/processes/{pid}", body, "application/json; charset=utf-8")
+                    for pid, body in self.description_json.items() if "/" not in pid and "?" not in pid]
+        return answers

@@ -123,7 +123,7 @@ def make_cluster_engine(config: Config, store: JobStore, key: bytes, io: SerialE
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
              answers: AnswerCache | None = None) -> tornado.web.Application:
     spool = config.spool
-    ogcapi_rules, callbacks = ogcapi.make_routes(config, service, engine, urls.base)  # "/" is its landing page
+    ogcapi_rules, callbacks = ogcapi.make_routes(config, service, engine, urls.base, answers)  # "/": its landing page
     return tornado.web.Application([
         *ogcapi_rules,
         (r"/wps/?", WPSHandler, {"service": service, "max_request_size": config.server.maxrequestsize,
