@@ -50,8 +50,9 @@ def get_json(api, path: str, schema: str | None, status: int = 200, **kwargs) ->
     return body
 
 
-def execute(api, process: str, body: dict, prefer: str | None = None, **kwargs) -> requests.Response:
-    headers = {"Prefer": prefer} if prefer else {}
+def execute(api, process: str, body: dict, prefer: str | None = None, headers: dict | None = None,
+            **kwargs) -> requests.Response:
+    headers = {**({"Prefer": prefer} if prefer else {}), **(headers or {})}
     return api.session.post(f"{api.base}/processes/{process}/execution", json=body, headers=headers, timeout=60,
                             **kwargs)
 
@@ -379,6 +380,11 @@ def test_cors_policy_applies(api):
     preflight = api.session.options(f"{api.base}/processes/hello/execution", timeout=10, headers={
         "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 204 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Prefer" in preflight.headers["Access-Control-Allow-Headers"]  # asynchronous execution from a page
+    accepted = execute(api, "hello", {"inputs": {"name": "x"}}, prefer="respond-async",
+                       headers={"Origin": ALLOWED_ORIGIN})
+    assert accepted.status_code == 201 and accepted.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert {"Location", "Preference-Applied"} <= set(accepted.headers["Access-Control-Expose-Headers"].split(", "))
     refused = api.session.options(f"{api.base}/processes/hello/execution", timeout=10, headers={
         "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert refused.status_code == 405

@@ -41,6 +41,7 @@ log = logging.getLogger("wpsgate.ogcapi")
 JSON_TYPE = "application/json; charset=utf-8"
 JSON_HEADERS = (("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),)
 MAX_JOB_PAGE = 1000
+CORS_EXPOSED = "Content-Disposition, Content-Length, ETag, Location, Preference-Applied"
 INLINE_PARSE_LIMIT = 64 * 1024  # larger result documents are parsed on a worker thread
 
 
@@ -49,6 +50,23 @@ class APIHandler(EdgeHandler):
 
     def initialize(self, api: APIContext) -> None:
         self.api = api
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        if "Access-Control-Allow-Origin" in self._headers:  # an allowed origin: it may read these too
+            self.set_header("Access-Control-Expose-Headers", CORS_EXPOSED)
+
+    def options(self, *args: str) -> None:
+        """The preflight of the gateway's CORS policy (see EdgeHandler), also allowing ``Prefer`` (async execution)."""
+        cors = self.settings.get("cors")
+        methods = ", ".join(m for m in self.SUPPORTED_METHODS if m != "OPTIONS" and self._implements(m))
+        headers = cors.preflight_headers(self.request.headers.get("Origin"), methods) if cors else None
+        if headers is None or "Access-Control-Request-Method" not in self.request.headers:
+            raise tornado.web.HTTPError(405)
+        for name, value in headers:
+            self.set_header(name, "Content-Type, Prefer" if name == "Access-Control-Allow-Headers" else value)
+        self.set_status(204)
+        self.finish()
 
     def html_wanted(self) -> bool:
         return wants_html(self.get_query_argument("f", None), self.request.headers.get("Accept"))
