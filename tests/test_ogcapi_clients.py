@@ -101,15 +101,23 @@ class Browser:
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
     def close(self) -> None:
-        if self.socket is not None:
-            self.socket.close()
-            self.socket = None
-        if getattr(self, "loop", None) is not None:
-            self.loop.close()
-            self.loop = None
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        try:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        finally:
+            if self.socket is not None and self.loop is not None:
+                socket, self.socket = self.socket, None
+
+                async def shut() -> None:  # Tornado's websocket closes on its own loop
+                    socket.close()
+                try:
+                    self.loop.run_until_complete(shut())
+                except Exception:
+                    pass  # the browser is gone already
+            if self.loop is not None:
+                self.loop.close()
+                self.loop = None
 
 
 ROW_STATUS = 'var r = document.querySelector(\'tr[data-job="%s"] td.status\'); r ? r.textContent : null'
