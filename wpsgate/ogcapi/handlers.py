@@ -149,7 +149,7 @@ class ProcessListHandler(APIHandler):
     def get(self) -> None:
         catalogue = self.api.catalogue
         html = self.html_wanted()
-        limit = _int_argument(self, "limit", 1, 10000)
+        limit = _int_argument(self, "limit", 1, MAX_JOB_PAGE)
         offset = _int_argument(self, "offset", 0, 1_000_000) or 0
         if html:
             self.send_html(catalogue.all_processes_html)

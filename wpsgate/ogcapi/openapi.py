@@ -12,7 +12,8 @@ SCHEMAS = "http://schemas.opengis.net/ogcapi/processes/part1/1.0/openapi/schemas
 PARAMETERS: dict[str, dict[str, Any]] = {
     "f": {"name": "f", "in": "query", "required": False, "description": "json (default) or html",
           "schema": {"type": "string", "enum": ["json", "html"]}},
-    "limit": {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+    "limit": {"name": "limit", "in": "query", "required": False,
+              "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
     "offset": {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
     "processID": {"name": "processID", "in": "path", "required": True, "schema": {"type": "string"}},
     "Prefer": {"name": "Prefer", "in": "header", "required": False,
