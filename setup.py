@@ -25,7 +25,8 @@ setup(
     extras_require={"processing": requirements("requirements-processing.txt"),
                     "postgresql": ["psycopg2-binary>=2.9"],
                     "pywps": ["pywps>=4.5,<4.9"],  # to serve PyWPS processes unchanged
-                    "test": ["pytest>=7", "OWSLib>=0.29", "hypothesis>=6", "requests>=2.28", "psycopg2-binary>=2.9"]},
+                    "test": ["pytest>=7", "OWSLib>=0.29", "hypothesis>=6", "requests>=2.28", "psycopg2-binary>=2.9",
+                             "jsonschema>=4.18"]},
     entry_points={"console_scripts": ["wpsgate = wpsgate.cli:main", "joblauncher = joblauncher.cli:main"]},
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: GIS"],
 )

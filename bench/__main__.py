@@ -19,13 +19,13 @@ import time
 import traceback
 from typing import Callable
 
-from . import (burst, components, http_figures, jobstore, launcher, machine, procs, pywps_env, report, schedulers,
-               throughput)
+from . import (burst, components, http_figures, jobstore, launcher, machine, ogcapi, procs, pywps_env, report,
+               schedulers, throughput)
 from .results import Figure, Results
 from .servers import REPO, PywpsServer, WpsgateServer
 from .settings import FULL, QUICK, Settings
 
-PHASES = ("http", "burst", "store", "schedulers", "launcher", "steps")
+PHASES = ("http", "burst", "store", "schedulers", "launcher", "steps", "ogcapi")
 
 
 class Run:
@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                 for name, value in costs.items():
                     run.log(f"  {value if isinstance(value, str) else f'{value:7.3f} ms'}  {name}")
             run.phase("what the steps of an Execute cost", steps_phase)
+        if "ogcapi" not in args.skip:
+            run.phase("OGC API against pygeoapi", lambda: results.extra.__setitem__(
+                "ogcapi", ogcapi.measure(settings, root, run.log)))
     except KeyboardInterrupt:
         run.log("interrupted")
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import ogcapi
 from .results import Figure, Results
 from .stats import fmt
 
@@ -140,6 +141,10 @@ def render(results: Results) -> str:
         add("")
         for line in explanations:
             add(f"- {line}")
+    if results.extra.get("ogcapi"):
+        add("")
+        for line in ogcapi.markdown(results.extra["ogcapi"]):
+            add(line)
     add("")
     add("## Details")
     details(results, add)

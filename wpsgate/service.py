@@ -42,6 +42,16 @@ class Answer:
     raw: bool = False  # a process's own bytes (RawDataOutput), not a document of ours
 
 
+@dataclass
+class Started:
+    """An Execute handed to the engine: accepted (asynchronous) or finished (synchronous)."""
+
+    process: Process
+    spec: JobSpec
+    accepted: bytes | None = None
+    outcome: JobOutcome | None = None
+
+
 def status_document_path(uuid: str) -> str:
     """Where a job's status document is served, below the gateway's base URL."""
     return f"/status/{uuid}.xml"
@@ -186,6 +196,22 @@ class WPSService:
         return process, spec, timeout, expire
 
     async def execute(self, request: ExecuteRequest) -> Answer:
+        started = await self.start(request)
+        if started.accepted is not None:
+            return Answer(started.accepted)
+        outcome = started.outcome
+        assert outcome is not None
+        if started.spec.raw and outcome.state == "failed":
+            raise NoApplicableCode(f"process {started.process.identifier} failed: {outcome.message}",
+                                   started.process.identifier)
+        return self._sync_answer(outcome)
+
+    async def start(self, request: ExecuteRequest) -> "Started":
+        """Check, admit, stage and hand over one Execute: what both front doors (WPS, OGC API) share.
+
+        An asynchronous job comes back accepted (with the document its status URL serves), a
+        synchronous one finished (its outcome); how either is written to the client is the caller's.
+        """
         process, spec, timeout, expire = self.prepare(request)
         references = _references(request)  # from the request as sent: headers and body, for the stager only
         try:
@@ -195,17 +221,14 @@ class WPSService:
                 await self._stage(spec, references)
             if spec.store:
                 # accepted, or failed with the reason when a scheduler refused the job
-                return Answer(await self.engine.submit(spec, timeout, expire, process))
+                return Started(process, spec, accepted=await self.engine.submit(spec, timeout, expire, process))
         except Exception as exc:  # a refused Execute is not a job: nothing of it stays on the spool
             folder = JobFolder(spec.spool, spec.uuid).path
             await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, folder, True)
             if isinstance(exc, StoreUnavailable):
                 raise ServerBusy(f"{exc}; the job was not accepted, try again later") from None
             raise
-        outcome = await self.engine.run_sync(spec, timeout, expire, process)
-        if spec.raw and outcome.state == "failed":
-            raise NoApplicableCode(f"process {process.identifier} failed: {outcome.message}", process.identifier)
-        return self._sync_answer(outcome)
+        return Started(process, spec, outcome=await self.engine.run_sync(spec, timeout, expire, process))
 
     async def _stage(self, spec: JobSpec, references: dict[tuple[str, int], InputReference]) -> None:
         """Fetch inputs given by reference into the job folder (see jobs.staging)."""

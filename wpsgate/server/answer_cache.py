@@ -130,7 +130,8 @@ class _Message(httputil.HTTPMessageDelegate):
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
         if (start_line.method == "GET" and "If-None-Match" not in headers and not has_body(headers)
-                and not (self.outer.cors_enabled and "Origin" in headers)):
+                and not (self.outer.cors_enabled and "Origin" in headers)
+                and "text/html" not in headers.get("Accept", "")):  # a browser may be owed HTML (OGC API)
             self.answer = self.outer.lookup(start_line.path)
             if self.answer is not None:
                 if self.outer.observe is not None:

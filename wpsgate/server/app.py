@@ -13,6 +13,7 @@ from ..backends.base import ClusterBackend
 from ..backends.drmaa_backend import DrmaaBackend
 from ..backends.local import WorkerPool
 from ..backends.slurm import SlurmBackend
+from .. import ogcapi
 from ..config import Config
 from ..jobs.cluster import ClusterEngine, settings_from_config
 from ..jobs.environment import job_environment
@@ -39,18 +40,6 @@ log = logging.getLogger("wpsgate")
 UUID = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 
 
-class RootHandler(OWSHandler):
-    """GET /: a pointer to the WPS endpoint for people who open the server in a browser."""
-
-    route = "root"
-
-    def initialize(self, urls: Urls) -> None:
-        self.urls = urls
-
-    def get(self) -> None:
-        self.redirect(self.urls.capabilities)
-
-
 class NotFoundHandler(OWSHandler):
     route = "not_found"
 
@@ -75,6 +64,9 @@ class Gateway:
     readiness: ReadinessCheck | None = None
 
     async def close(self) -> None:
+        callbacks = self.app.settings.get("ogcapi_callbacks")
+        if callbacks is not None:
+            callbacks.close()
         await self.engine.close()
         await self.pool.close()
         self.stager.close()
@@ -158,9 +150,10 @@ def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
     spool = config.spool
     # /metrics is here unless it has a listener of its own (metrics.port); health is always here too
     here = metrics if not config.metrics.port else None
+    ogcapi_rules, callbacks = ogcapi.make_routes(config, service, engine, urls.base, answers)  # "/": its landing page
     return MeasuredApplication([
         *monitoring_routes(here, readiness),
-        (r"/", RootHandler, {"urls": urls}),
+        *ogcapi_rules,
         (r"/wps/?", WPSHandler, {"service": service, "max_request_size": config.server.maxrequestsize,
                                  "answers": answers}),
         (rf"/status/{UUID}\.xml", StatusDocumentHandler, {"spool": spool}),
@@ -168,7 +161,8 @@ def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
         (r"/status/([^/]+)", JobHandler, {"engine": engine, "urls": urls}),
         (r"/outputs/([^/]+)/([^/]+)", OutputHandler, {"spool": spool}),
     ], default_handler_class=NotFoundHandler, debug=False, compress_response=False,
-        cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs, metrics=metrics)
+        cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs, metrics=metrics,
+        ogcapi_callbacks=callbacks)
 
 
 def make_monitoring_app(config: Config, gateway: Gateway) -> tornado.web.Application:
