@@ -5,42 +5,25 @@ and accepts either spelling from a client, always handing the process its declar
 """
 from __future__ import annotations
 
-import re
 from typing import Sequence
+
+from ..process.crs import crs_key, supported_crs
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
 STANDARD_BBOX_CRSS = (CRS84, CRS84H)  # the only values bbox.yaml of Part 1 1.0 admits
-_EPSG_NAME = re.compile(r"(?i)(?:urn:ogc:def:crs:)?EPSG:{1,2}(\d+)")
-_EPSG_URI = re.compile(r"(?i)https?://www\.opengis\.net/def/crs/EPSG/0/(\d+)")
-_OGC_URI = re.compile(r"(?i)https?://www\.opengis\.net/def/crs/OGC/[^/]+/(CRS84h?)")
 
 
 def crs_uri(name: str) -> str:
-    """The URI for a declared CRS name (unknown spellings are returned unchanged)."""
-    match = _EPSG_NAME.fullmatch(name.strip())
-    if match:
-        return f"http://www.opengis.net/def/crs/EPSG/0/{match.group(1)}"
-    if name.strip().upper() in ("CRS84", "OGC:CRS84", "URN:OGC:DEF:CRS:OGC:1.3:CRS84"):
+    """The URI for a declared CRS name (names that are neither EPSG codes nor CRS84 are returned unchanged)."""
+    authority, _, code = crs_key(name).partition(":")
+    if authority == "EPSG" and code.isdigit():
+        return f"http://www.opengis.net/def/crs/EPSG/0/{code}"
+    if authority == "OGC" and code == "CRS84":
         return CRS84
     return name
 
 
-def _key(name: str) -> str:
-    text = name.strip()
-    for pattern, form in ((_EPSG_NAME, "epsg:{}"), (_EPSG_URI, "epsg:{}"), (_OGC_URI, "ogc:{}")):
-        match = pattern.fullmatch(text)
-        if match:
-            return form.format(match.group(1).lower())
-    if text.upper() in ("CRS84", "OGC:CRS84"):
-        return "ogc:crs84"
-    return text.lower()
-
-
 def declared_crs(given: str, declared: Sequence[str]) -> str | None:
-    """The declared name ``given`` stands for (in either spelling), or None."""
-    wanted = _key(given)
-    for name in declared:
-        if _key(name) == wanted:
-            return name
-    return None
+    """The declared name ``given`` stands for (in any spelling: see wpsgate.process.crs), or None."""
+    return supported_crs(given, declared)

@@ -27,6 +27,8 @@ _FORMS = (
 def crs_key(identifier: str) -> str:
     """A canonical key for ``identifier``: ``EPSG:4326`` for every form of EPSG 4326; other text lowercased."""
     text = identifier.strip().lower()
+    if text in ("crs84", "crs84h"):  # OGC's own short names
+        text = "ogc:" + text
     for form in _FORMS:
         match = form.fullmatch(text)
         if match:
