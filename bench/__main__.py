@@ -19,7 +19,7 @@ import time
 import traceback
 from typing import Callable
 
-from . import (burst, components, http_figures, jobstore, launcher, machine, ogcapi, procs, pywps_env, report,
+from . import (burst, components, http_figures, jobstore, launcher, machine, ogcapi, peer_env, procs, report,
                schedulers, throughput)
 from .results import Figure, Results
 from .servers import REPO, PywpsServer, WpsgateServer
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     run.log(f"wpsgate benchmark ({'quick' if settings.quick else 'full'} run), work folder {root}")
     servers: list = []
     try:
-        venv, versions = pywps_env.ensure(args.pywps_venv, log=run.log)
+        venv, versions = peer_env.PYWPS.ensure(args.pywps_venv, log=run.log)
         results.meta.update(machine.describe(sys.executable, versions))
         if "http" not in args.skip or "burst" not in args.skip:
             run.log("starting wpsgate and PyWPS")

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from . import httpclient, jobstore, pygeoapi_env, throughput
+from . import httpclient, jobstore, peer_env, throughput
 from .procs import Managed, free_port
 from .servers import WpsgateServer
 from .stats import median, percentile
@@ -180,7 +180,7 @@ def measure(settings: Any, root: str, log) -> dict[str, Any]:
     servers started again with ``settings.status_jobs`` jobs stored (pygeoapi's TinyDB file is
     rewritten on every job it adds, so executing beside 100,000 stored jobs would measure that).
     """
-    venv, versions = pygeoapi_env.ensure(log=log)
+    venv, versions = peer_env.PYGEOAPI.ensure(log=log)
     rows: dict[str, dict[str, list[float]]] = {}
 
     def add(key: str, server: str, value: float) -> None:
