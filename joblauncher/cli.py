@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from typing import Sequence
+
+from wpsgate.protocol.documents import STATUS_TAGS
+from wpsgate.protocol.status import read_document_state
 
 from .launch import EXIT_REFUSED, EXIT_UNLOADABLE, EXIT_USAGE, job_folder, load_job, load_record, read_key, run_folder
 
@@ -40,17 +44,9 @@ def inspect(folder_path: str, key_path: str) -> int:
         print(f"joblauncher: the job could not be loaded: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_UNLOADABLE
     spec = job.spec
-    status = "missing"
-    try:
-        with open(folder.status, "rb") as handle:
-            text = handle.read().decode(errors="replace")
-        for state in ("ProcessSucceeded", "ProcessFailed", "ProcessStarted", "ProcessAccepted"):
-            if state in text:
-                status = state
-                break
-    except OSError:
-        pass
-    result = folder.read_result()
+    document = read_document_state(folder.status)
+    status = STATUS_TAGS[document.state] if document is not None else "missing"
+    result = folder.read_final()
     print(json.dumps({
         "uuid": folder.uuid,
         "process": spec.process_identifier,
@@ -61,7 +57,7 @@ def inspect(folder_path: str, key_path: str) -> int:
                      "mime_type": c.format.mime_type if c.format else None} for c in spec.outputs],
         "timeout": job.timeout,
         "status_document": status,
-        "final_record": result,
+        "final_record": dataclasses.asdict(result) if result is not None else None,
     }, indent=2, default=str))
     return 0
 

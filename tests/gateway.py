@@ -58,9 +58,9 @@ class GatewayProcess:
                 raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
             try:
                 if self.session.get(self.wps, params={"service": "WPS", "request": "GetCapabilities"},
-                                    timeout=2).status_code == 200:
+                                    timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow on a busy machine
                 pass
             time.sleep(0.1)
         self.stop()

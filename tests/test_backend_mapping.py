@@ -14,7 +14,7 @@ import pytest
 from wpsgate.backends.base import ClusterJob, SchedulerState, SubmitError, hms, walltime_minutes
 from wpsgate.backends.drmaa_backend import DrmaaBackend, is_grid_engine, parse_qacct
 from wpsgate.backends.slurm import SlurmBackend, is_transient, map_state
-from wpsgate.jobs.status_reader import DocumentState, read_document_state
+from wpsgate.protocol.status import DocumentState, read_document_state
 from wpsgate.protocol.documents import ExceptionInfo, JobStatus, ResponseContext, render_execute_response
 
 UUID = "0b6f4a3e-9c1d-4e2f-8a7b-5c6d7e8f9a0b"

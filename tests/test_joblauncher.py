@@ -1,11 +1,12 @@
 """The joblauncher, run as the scheduler runs it: ``python -m joblauncher --key KEY FOLDER`` in a subprocess.
 
 Job folders are written the way the gateway writes them for a scheduler (see
-``ClusterEngine._persist``): the folder, the dilled job wrapped in a signed job
+``Lifecycle.persist_now``): the folder, the dilled job wrapped in a signed job
 file, and an accepted status document.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import importlib
 import json
@@ -25,7 +26,7 @@ from lxml import etree
 
 from wpsgate.config import config_from_mapping
 from wpsgate.jobs.folder import JobFolder, atomic_write
-from wpsgate.jobs.jobfile import load_or_create_key, pack, sign
+from wpsgate.jobs.jobfile import load_or_create_key, pack, sign, write_job_file
 from wpsgate.protocol.documents import JobStatus, render_execute_response
 from wpsgate.protocol.kvp import parse_kvp
 from wpsgate.registry import load_processes
@@ -75,10 +76,9 @@ class Job:
 
 
 def persist(key: bytes, spec, process, timeout: float) -> JobFolder:
-    """What ClusterEngine._persist writes (without the job table)."""
+    """What the lifecycle persists for a scheduler (without the job table): the gateway's own job file writer."""
     folder = JobFolder(spec.spool, spec.uuid).create()
-    job = dill.dumps({"process": process, "spec": spec, "timeout": timeout})
-    atomic_write(folder.job_file, pack(key, spec.uuid, spec.context, job), durable=True)
+    write_job_file(folder, key, spec, timeout, process=process, durable=True)
     accepted = render_execute_response(spec.context, JobStatus("accepted", ACCEPTED_MESSAGE))
     folder.write_status(accepted, durable=True)
     return folder
@@ -90,7 +90,7 @@ def make_job(site: Site, identifier: str, datainputs: str = "", extra: str = "",
     if datainputs:
         query += "&DataInputs=" + datainputs
     process, spec, timeout, _expire = site.service(processes).prepare(parse_kvp(query))
-    spec.store = True  # ClusterEngine.submit does this before persisting
+    spec.store = True  # the engine does this before persisting
     return Job(persist(site.key, spec, process, timeout), spec, process)
 
 
@@ -127,9 +127,9 @@ def failure_text(root: etree._Element) -> str:
 
 
 def result_of(folder: JobFolder) -> dict:
-    record = folder.read_result()
+    record = folder.read_final()  # the typed final record, as the gateway reads it
     assert record is not None, f"no readable result.json in {folder.path}"
-    return record
+    return dataclasses.asdict(record)
 
 
 def leftovers(folder: JobFolder) -> list[str]:
@@ -477,6 +477,7 @@ def test_signal_during_the_handler_writes_process_failed(site, signum, code, nam
     assert record["state"] == "failed"
     assert record["exit"] == code
     assert record["signal"] == int(signum)
+    assert record["interrupted"] is True  # said explicitly, not left to the message's words
     assert leftovers(job.folder) == []
 
 
@@ -519,7 +520,7 @@ def test_inspect_prints_the_job_and_does_not_run_it(site, tmp_path):
     assert shown["timeout"] == 3600.0
     assert not marker.exists(), "inspect ran the job"
     assert still_accepted(job.folder)
-    assert job.folder.read_result() is None
+    assert job.folder.read_final() is None
 
 
 def test_inspect_of_a_finished_job_shows_its_state(site):

@@ -156,6 +156,8 @@ class SchedulerConfig:
     nfs_grace: float = 5.0
     sync: str = "local"
     maxjobs: int = 10000
+    submit_batch: int = 200  # the most accepted jobs handed to the scheduler in one submission round
+    submit_concurrency: int = 4  # sbatch commands in flight at once (slurm mode)
     processes: dict[str, ResourcesConfig] = field(default_factory=dict)
     # The environment of every job: NAME (its value in the gateway's environment, if set) or NAME=value.
     # Nothing else of the gateway's environment (database URLs, tokens) reaches process code.
@@ -289,6 +291,8 @@ def _check(config: Config) -> Config:
         if resources.sync and resources.sync not in sync_choices:
             raise ConfigError(f"scheduler.processes.{name}.sync: {resources.sync!r} is not one of "
                               f"{', '.join(sync_choices)}")
+    if config.scheduler.submit_batch < 1 or config.scheduler.submit_concurrency < 1:
+        raise ConfigError("scheduler.submit_batch and scheduler.submit_concurrency must be at least 1")
     if config.scheduler.poll_interval <= 0 or config.scheduler.submit_retries < 1:
         raise ConfigError("scheduler.poll_interval must be positive and scheduler.submit_retries at least 1")
     for entry in config.scheduler.environment:

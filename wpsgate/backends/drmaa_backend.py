@@ -146,6 +146,32 @@ class DrmaaBackend(ClusterBackend):
             time.sleep(0.5 * (attempt + 1))
         return SchedulerState("unknown", "the scheduler no longer knows the job", raw=status)
 
+    def find(self, names: list[str]) -> dict[str, str]:
+        """Jobs by name on Grid Engine: ``qstat -xml`` for those it still holds (one call), then
+        ``qacct -j NAME`` for the ended ones; nothing elsewhere (DRMAA itself cannot look up a name)."""
+        if not self.is_grid_engine or not names or not shutil.which("qstat"):
+            return {}
+        found = parse_qstat_names(self._command(["qstat", "-xml", "-u", "*"]), set(names))
+        for name in names:
+            if name not in found and shutil.which("qacct"):
+                result = subprocess.run(["qacct", "-j", name], capture_output=True, text=True, timeout=30,
+                                        check=False)
+                numbers = [line.split()[1] for line in result.stdout.splitlines()
+                           if line.startswith("jobnumber") and len(line.split()) == 2]
+                if result.returncode == 0 and numbers and numbers[-1].isdigit():
+                    found[name] = numbers[-1]
+        return found
+
+    @staticmethod
+    def _command(args: list[str]) -> str:
+        try:
+            result = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SubmitError(f"{args[0]} failed: {exc}", transient=True) from None
+        if result.returncode != 0:
+            raise SubmitError(f"{args[0]} failed: {result.stderr.strip()}", transient=True)
+        return result.stdout
+
     def cancel(self, job_id: str) -> None:
         try:
             self.session.control(job_id, self.drmaa.JobControlAction.TERMINATE)
@@ -192,3 +218,19 @@ def parse_qacct(text: str) -> SchedulerState:
     if exit_status not in (None, 0):
         return SchedulerState("failed", f"the job exited with status {exit_status}", exit_status, raw=raw)
     return SchedulerState("done", exit_code=exit_status, raw=raw)
+
+
+def parse_qstat_names(xml: str, names: set[str]) -> dict[str, str]:
+    """Job ids by name, of the jobs in ``qstat -xml`` output whose names are in ``names``."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(xml.encode())
+    except etree.XMLSyntaxError:
+        return {}
+    found: dict[str, str] = {}
+    for job in root.iter("job_list"):
+        name, number = job.findtext("JB_name"), job.findtext("JB_job_number")
+        if name in names and number and number.isdigit():
+            found[name] = number
+    return found

@@ -11,9 +11,10 @@ import tornado.web
 from ..backends.base import ClusterBackend
 from ..backends.drmaa_backend import DrmaaBackend
 from ..backends.local import WorkerPool
+from ..backends.local_runner import LocalRunner
 from ..backends.slurm import SlurmBackend
 from ..config import Config
-from ..jobs.cluster import ClusterEngine, settings_from_config
+from ..jobs.cluster import SchedulerRunner, settings_from_config
 from ..jobs.environment import job_environment
 from ..jobs.jobfile import load_or_create_key
 from ..jobs.manager import JobManager
@@ -86,11 +87,12 @@ async def build_gateway(config: Config) -> Gateway:
                       environment=job_environment(config.scheduler.environment))
     await pool.start()
     io = SerialExecutor()
-    cluster = make_cluster_engine(config, store, key, io) if config.processing.mode != "local" else None
+    scheduler = make_scheduler_runner(config, key) if config.processing.mode != "local" else None
+    local = LocalRunner(pool, config.spool, key, config.processing.maxqueue, config.processing.sync_wait)
     documents = AnswerCache(STATUS_DOCUMENTS_IN_MEMORY)
-    engine = JobManager(store=store, pool=pool, spool=config.spool, key=key, maxqueue=config.processing.maxqueue,
-                        sync_wait=config.processing.sync_wait, io=io,
-                        cleanup_interval=config.processing.cleanup_interval, cluster=cluster,
+    engine = JobManager(store=store, spool=config.spool, key=key, io=io, local=local, scheduler=scheduler,
+                        sync_wait=config.processing.sync_wait,
+                        cleanup_interval=config.processing.cleanup_interval,
                         sync_on_scheduler=lambda identifier: sync_mode(config, identifier) == "scheduler",
                         on_document=status_document_keeper(documents))
     await engine.start()
@@ -116,14 +118,15 @@ def make_backend_factory(config: Config) -> Callable[[], ClusterBackend]:
     """A factory run on the backend's own thread (DRMAA sessions belong to the thread that opened them)."""
     scheduler = config.scheduler
     if config.processing.mode == "slurm":
-        return lambda: SlurmBackend(partition=scheduler.queue, native=scheduler.native)
+        return lambda: SlurmBackend(partition=scheduler.queue, native=scheduler.native,
+                                    in_flight=scheduler.submit_concurrency)
     return lambda: DrmaaBackend(library=scheduler.drmaa_library, native=scheduler.native, queue=scheduler.queue)
 
 
-def make_cluster_engine(config: Config, store: JobStore, key: bytes, io: SerialExecutor) -> ClusterEngine:
+def make_scheduler_runner(config: Config, key: bytes) -> SchedulerRunner:
     key_path = os.path.join(config.workdir, "job.key")
-    return ClusterEngine(backend_factory=make_backend_factory(config), store=store, spool=config.spool, key=key,
-                         settings=settings_from_config(config.scheduler, key_path), io=io)
+    return SchedulerRunner(backend_factory=make_backend_factory(config), spool=config.spool, key=key,
+                           settings=settings_from_config(config.scheduler, key_path), name=config.processing.mode)
 
 
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
