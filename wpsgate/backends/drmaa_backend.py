@@ -7,6 +7,7 @@ are looked up in accounting (``qacct`` on Grid Engine) before their fate is deci
 """
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ class DrmaaBackend(ClusterBackend):
         self.drmaa = drmaa
         self.native = native
         self.queue = queue
+        self.calls: collections.Counter = collections.Counter()  # DRMAA calls and commands, by name (logs, bench/)
         self.session = drmaa.Session()
         self.session.initialize()
         self.contact = self.session.contact
@@ -75,6 +77,7 @@ class DrmaaBackend(ClusterBackend):
             native = self.native_specification(job)
             if native:
                 template.nativeSpecification = native
+            self.calls["runJob"] += 1
             return str(self.session.runJob(template))
         except (drmaa.errors.DrmCommunicationException, drmaa.errors.TryLaterException) as exc:
             raise SubmitError(f"cannot take the job now: {exc}", transient=True) from None
@@ -92,6 +95,7 @@ class DrmaaBackend(ClusterBackend):
         states: dict[str, SchedulerState] = {}
         for job_id in ids:
             try:
+                self.calls["jobStatus"] += 1
                 status = self.session.jobStatus(job_id)
             except drmaa.errors.InvalidJobException:
                 states[job_id] = self._accounting(job_id)
@@ -115,6 +119,7 @@ class DrmaaBackend(ClusterBackend):
     def _reap(self, job_id: str, status: str) -> SchedulerState:
         """Exit information of a finished job of this session (wait), else accounting."""
         try:
+            self.calls["wait"] += 1
             info = self.session.wait(job_id, self.drmaa.Session.TIMEOUT_NO_WAIT)
         except (self.drmaa.errors.InvalidJobException, self.drmaa.errors.ExitTimeoutException):
             return self._accounting(job_id, status)
@@ -140,6 +145,7 @@ class DrmaaBackend(ClusterBackend):
         if not shutil.which("qacct"):
             return SchedulerState("unknown", "the scheduler no longer knows the job", raw=status)
         for attempt in range(3):  # accounting is flushed about every second
+            self.calls["qacct"] += 1
             result = subprocess.run(["qacct", "-j", job_id], capture_output=True, text=True, timeout=30, check=False)
             if result.returncode == 0:
                 return parse_qacct(result.stdout)
@@ -154,6 +160,7 @@ class DrmaaBackend(ClusterBackend):
         found = parse_qstat_names(self._command(["qstat", "-xml", "-u", "*"]), set(names))
         for name in names:
             if name not in found and shutil.which("qacct"):
+                self.calls["qacct"] += 1
                 result = subprocess.run(["qacct", "-j", name], capture_output=True, text=True, timeout=30,
                                         check=False)
                 numbers = [line.split()[1] for line in result.stdout.splitlines()
@@ -162,8 +169,8 @@ class DrmaaBackend(ClusterBackend):
                     found[name] = numbers[-1]
         return found
 
-    @staticmethod
-    def _command(args: list[str]) -> str:
+    def _command(self, args: list[str]) -> str:
+        self.calls[args[0]] += 1
         try:
             result = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -174,6 +181,7 @@ class DrmaaBackend(ClusterBackend):
 
     def cancel(self, job_id: str) -> None:
         try:
+            self.calls["control"] += 1
             self.session.control(job_id, self.drmaa.JobControlAction.TERMINATE)
         except (self.drmaa.errors.InvalidJobException, self.drmaa.errors.DrmaaException):
             pass

@@ -6,11 +6,13 @@ job completion log is kept).
 """
 from __future__ import annotations
 
+import collections
 import os
 import pwd
 import re
 import shlex
 import subprocess
+import threading
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -73,8 +75,12 @@ class SlurmBackend(ClusterBackend):
         self.timeout = timeout
         self.in_flight = max(1, in_flight)
         self._sbatch: ThreadPoolExecutor | None = None
+        self.calls: collections.Counter = collections.Counter()  # commands run, by name (logs, bench/)
+        self._count_lock = threading.Lock()
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess:
+        with self._count_lock:
+            self.calls[args[0]] += 1
         try:
             return subprocess.run(args, capture_output=True, text=True, timeout=self.timeout, check=False)
         except FileNotFoundError:

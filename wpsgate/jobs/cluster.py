@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as _dt
+import json
 import logging
 import os
 import sys
@@ -72,6 +73,7 @@ class ClusterSettings:
     environment: dict = field(default_factory=dict)  # the job's whole environment (scheduler.environment)
     pythonpath: tuple[str, ...] = ()  # signed into every job file; added to sys.path by the joblauncher
     batch: int = 200  # the most jobs handed to the scheduler in one submission round
+    window: float = 0.0  # seconds to wait after a job arrives, gathering a larger round
 
 
 # Where the joblauncher starts: not the job's folder or its work/ folder (which the job, and so
@@ -88,7 +90,7 @@ def settings_from_config(config: SchedulerConfig, key_path: str) -> ClusterSetti
                            maxjobs=config.maxjobs,
                            per_process=dict(config.processes),
                            environment=job_environment(config.environment), pythonpath=tuple(config.pythonpath),
-                           batch=config.submit_batch)
+                           batch=config.submit_batch, window=config.submit_window)
 
 
 def launch_command(python: str, key_path: str, folder: str) -> tuple[str, ...]:
@@ -147,6 +149,9 @@ class SchedulerRunner:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.backend is not None:
+            calls = dict(getattr(self.backend, "calls", {}))
+            log.info("scheduler calls while running: %s; submission rounds: %d", json.dumps(calls, sort_keys=True),
+                     self.counts["submit_batches"])
             await self.call(self.backend.close)
         self.thread.shutdown()
         self.disk.shutdown()
@@ -194,6 +199,8 @@ class SchedulerRunner:
             if not self.pending and not self.unverified:
                 self.wake.clear()
                 await self.wake.wait()
+                if self.settings.window:
+                    await asyncio.sleep(self.settings.window)
             if delay:
                 await asyncio.sleep(delay)
             try:
