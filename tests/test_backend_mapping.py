@@ -145,6 +145,24 @@ def test_sbatch_arguments_carry_the_job():
     assert all(not a.startswith("--") for a in args[args.index("--wrap") + 2:])
 
 
+def test_an_array_is_one_sbatch_with_the_shared_resources_and_each_task_reading_the_manifest():
+    from wpsgate.jobs.scheduling import ArrayJob
+
+    backend = SlurmBackend(partition="default")
+    job = cluster_job()
+    manifest = "/srv/wps/spool/batches/wps-batch-" + "a" * 32 + ".txt"
+    array = ArrayJob(name="wps-batch-" + "a" * 32, manifest=manifest, log="/srv/wps/spool/batches/x.{task}.log",
+                     command=("/usr/bin/python3", "-I", "-m", "joblauncher", "--key", "k", "--batch", manifest),
+                     size=3, template=job)
+    args = backend.array_arguments(array)
+    assert args[:2] == ["sbatch", "--array=0-2"]
+    assert f"--job-name={array.name}" in args and "--output=/srv/wps/spool/batches/x.%a.log" in args
+    assert "--time=2" in args and "--mem=2048M" in args and "--partition=short" in args  # the template's
+    assert args[-1].endswith(f"--batch {manifest}") and "export PYTHONPATH=/srv/wps/processes" in args[-1]
+    assert [backend.array_task_id("41", i) for i in range(2)] == ["41_0", "41_1"]
+    assert backend.valid_id("41_0") and backend.valid_id("41") and not backend.valid_id("41_0; rm")
+
+
 @pytest.mark.parametrize("seconds, minutes", [(0.5, 1), (59, 1), (60, 1), (61, 2), (3600, 60), (3600.5, 61),
                                               (7200, 120)])
 def test_sbatch_time_is_in_whole_minutes_rounded_up(seconds, minutes):

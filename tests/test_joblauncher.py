@@ -569,3 +569,29 @@ def test_wrong_usage_exits_2(args):
     proc = launch(*args)
     assert proc.returncode == 2, explain(proc)
     assert proc.stderr.strip(), "a usage error says what is wrong"
+
+
+@pytest.mark.parametrize("variable, value", [("SLURM_ARRAY_TASK_ID", "1"), ("SGE_TASK_ID", "2")])
+def test_an_array_task_runs_the_job_its_manifest_line_names(site, variable, value):
+    """Slurm numbers array tasks from 0, Grid Engine's bulk jobs from 1: both run the second job."""
+    first, second = make_job(site, "hello", "name=first"), make_job(site, "hello", "name=second")
+    manifest = os.path.join(site.spool, "batches", "wps-batch-" + "0" * 32 + ".txt")
+    os.makedirs(os.path.dirname(manifest))
+    with open(manifest, "w") as handle:
+        handle.write(f"{first.spec.uuid}\n{second.spec.uuid}\n")
+    env = {k: v for k, v in launcher_env().items() if k not in ("SLURM_ARRAY_TASK_ID", "SGE_TASK_ID")}
+    proc = launch("--key", site.key_path, "--batch", manifest, env={**env, variable: value})
+    assert proc.returncode == 0, explain(proc)
+    assert state_of(status_root(second.folder)) == "ProcessSucceeded"
+    assert state_of(status_root(first.folder)) == "ProcessAccepted"  # not its line
+    with open(second.folder.log) as handle:  # the task's output went to its own job's log
+        assert f"job {second.spec.uuid} succeeded" in handle.read()
+
+
+def test_an_array_task_without_a_job_on_its_line_is_refused(site):
+    manifest = os.path.join(site.spool, "batches", "wps-batch-" + "1" * 32 + ".txt")
+    os.makedirs(os.path.dirname(manifest))
+    with open(manifest, "w") as handle:
+        handle.write("../../etc\n")
+    proc = launch("--key", site.key_path, "--batch", manifest, env={**launcher_env(), "SLURM_ARRAY_TASK_ID": "0"})
+    assert proc.returncode == 3 and "no job on line 1" in proc.stderr, explain(proc)

@@ -427,3 +427,112 @@ def test_dismissing_a_job_not_submitted_yet_means_it_never_is(bench):
 
     asyncio.run(scenario())
     assert bench.fake.submitted == [] and bench.fake.batches == []
+
+
+class FakeArrays(FakeScheduler):
+    """A scheduler with arrays: one call submits a round; a task's id is '<array>_<index>'."""
+
+    supports_arrays = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrays: list = []
+
+    def submit_array(self, array):
+        self.arrays.append(array)
+        if array.template.uuid in self.refuse:
+            raise self.refuse[array.template.uuid]
+        self.next_id += 1
+        self.known[array.name] = str(self.next_id)
+        return [self.array_task_id(str(self.next_id), i) for i in range(array.size)]
+
+    def array_task_id(self, array_id, index):
+        return f"{array_id}_{index}"
+
+    def valid_id(self, job_id):
+        return job_id.replace("_", "").isdigit()
+
+
+def test_a_round_is_one_array_whose_manifest_and_markers_name_every_job(bench):
+    bench.fake = FakeArrays()
+    bench.runner = bench.new_runner()
+
+    async def scenario():
+        jobs = [await bench.accept(str(i)) for i in range(3)]
+        await bench.runner._submit_batch()
+        await bench.settle()
+        return jobs
+
+    jobs = asyncio.run(scenario())
+    (array,) = bench.fake.arrays  # one call for the round
+    assert array.size == 3 and array.command[-2:] == ("--batch", array.manifest)
+    with open(array.manifest) as handle:
+        assert handle.read().split() == [job.uuid for job in jobs]  # line i: task i's job
+    for index, job in enumerate(jobs):
+        assert JobFolder(bench.config.spool, job.uuid).read_batch() == (array.name, index)
+        assert bench.row(job).backend_id == f"{bench.fake.known[array.name]}_{index}"
+
+
+def test_after_a_restart_a_job_of_an_unrecorded_array_gets_its_task_id_and_is_not_submitted_again(bench):
+    bench.fake = FakeArrays()
+    bench.runner = bench.new_runner()
+
+    async def before():
+        jobs = [await bench.accept(str(i)) for i in range(2)]
+        await bench.runner._submit_batch()
+        await bench.settle()
+        return jobs
+
+    jobs = asyncio.run(before())
+    recorded = [bench.row(job).backend_id for job in jobs]
+    for job in jobs:  # as if the gateway died after sbatch answered, before the ids were recorded
+        bench.store.update(job.uuid, backend_id=None)
+        os.unlink(JobFolder(bench.config.spool, job.uuid).scheduler_id)
+    bench.runner.thread.shutdown()
+    bench.runner.disk.shutdown()
+
+    async def restart():
+        bench.runner = bench.new_runner()
+        await bench.lifecycle.recover(bench.runner)
+        await bench.runner._verify_unrecorded()
+        await bench.runner._submit_batch()
+        await bench.settle()
+
+    asyncio.run(restart())
+    assert len(bench.fake.arrays) == 1  # nothing submitted again
+    assert [bench.row(job).backend_id for job in jobs] == recorded
+
+
+def test_a_refused_array_fails_each_of_its_jobs_with_the_schedulers_message(bench):
+    bench.fake = FakeArrays()
+    bench.runner = bench.new_runner()
+
+    async def scenario():
+        job = await bench.accept()
+        bench.fake.refuse[job.uuid] = SubmitError("Unable to run job: job rejected: unknown queue \"nosuch\"")
+        await bench.runner._submit_batch()
+        return job
+
+    job = asyncio.run(scenario())
+    document = read_document_state(JobFolder(bench.config.spool, job.uuid).status)
+    assert document.state == "failed" and document.message.endswith('unknown queue "nosuch"')
+
+
+def test_a_memory_kill_reported_in_the_array_tasks_log_is_named(bench):
+    bench.fake = FakeArrays()
+    bench.runner = bench.new_runner()
+
+    async def scenario():
+        job = await bench.accept()
+        await bench.runner._submit_batch()
+        (array,) = bench.fake.arrays
+        with open(array.log.replace("{task}", "0"), "w") as handle:  # as slurmstepd writes it
+            handle.write("slurmstepd-vm: error: Exceeded job memory limit\n")
+        bench.fake.states[bench.row(job).backend_id] = SchedulerState("failed", "")
+        await bench.runner.reconcile()
+        bench.runner.active[job.uuid].over_since -= bench.runner.settings.nfs_grace
+        await bench.runner.reconcile()
+        return job
+
+    job = asyncio.run(scenario())
+    assert bench.row(job).message == "the job exceeded its memory limit and was killed by the scheduler"

@@ -10,13 +10,23 @@ import abc
 import math
 
 
-from ..jobs.scheduling import ClusterJob, SchedulerState, SubmitError, Submission, valid_scheduler_id
+from ..jobs.scheduling import ArrayJob, ClusterJob, SchedulerState, SubmitError, Submission, valid_scheduler_id
 
-__all__ = ["ClusterBackend", "ClusterJob", "SchedulerState", "SubmitError", "Submission", "hms", "walltime_minutes"]
+__all__ = ["ArrayJob", "ClusterBackend", "ClusterJob", "SchedulerState", "SubmitError", "Submission", "hms",
+           "walltime_minutes"]
 
 
 class ClusterBackend(abc.ABC):
     name = ""
+    supports_arrays = False  # submit_array and array_task_id work
+
+    def submit_array(self, array: ArrayJob) -> list[str]:
+        """Submit the jobs of ``array`` in one call; the task ids in manifest order; raises SubmitError."""
+        raise NotImplementedError
+
+    def array_task_id(self, array_id: str, index: int) -> str:
+        """The id of task ``index`` (from 0) of the array ``array_id``."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def submit(self, job: ClusterJob) -> str:

@@ -14,7 +14,7 @@ import subprocess
 import time
 from typing import Any
 
-from .base import ClusterBackend, ClusterJob, SchedulerState, SubmitError, hms, walltime_minutes
+from .base import ArrayJob, ClusterBackend, ClusterJob, SchedulerState, SubmitError, hms, walltime_minutes
 
 
 class DrmaaBackend(ClusterBackend):
@@ -61,24 +61,45 @@ class DrmaaBackend(ClusterBackend):
                 parts.append(f"--partition={job.queue or self.queue}")
         return " ".join(p for p in parts if p)
 
+    @property
+    def supports_arrays(self) -> bool:
+        """Grid Engine's bulk jobs set SGE_TASK_ID, which the joblauncher reads to pick its folder."""
+        return self.is_grid_engine
+
     def submit(self, job: ClusterJob) -> str:
+        self.calls["runJob"] += 1
+        return self._with_template(job, job.command, job.name, job.log,
+                                   lambda template: [str(self.session.runJob(template))])[0]
+
+    def submit_array(self, array: ArrayJob) -> list[str]:
+        """One runBulkJobs for the whole array; each task's log takes DRMAA's index placeholder."""
+        self.calls["runBulkJobs"] += 1
+        log = array.log.replace("{task}", self.drmaa.JobTemplate.PARAMETRIC_INDEX)
+        return self._with_template(array.template, array.command, array.name, log,
+                                   lambda template: [str(i) for i in self.session.runBulkJobs(template, 1,
+                                                                                              array.size, 1)])
+
+    def array_task_id(self, array_id: str, index: int) -> str:
+        return f"{array_id}.{index + 1}"
+
+    def _with_template(self, job: ClusterJob, command: tuple[str, ...], name: str, log: str,
+                       run: Any) -> list[str]:
         drmaa = self.drmaa
         template = None
         try:
             template = self.session.createJobTemplate()
-            template.remoteCommand = job.command[0]
-            template.args = list(job.command[1:])
-            template.jobName = job.name
+            template.remoteCommand = command[0]
+            template.args = list(command[1:])
+            template.jobName = name
             template.workingDirectory = job.workdir
-            template.outputPath = ":" + job.log
+            template.outputPath = ":" + log
             template.joinFiles = True
             # the job's whole environment: none of the gateway's (no -V), only the allow-list
             template.jobEnvironment = dict(job.environment)
             native = self.native_specification(job)
             if native:
                 template.nativeSpecification = native
-            self.calls["runJob"] += 1
-            return str(self.session.runJob(template))
+            return run(template)
         except (drmaa.errors.DrmCommunicationException, drmaa.errors.TryLaterException) as exc:
             raise SubmitError(f"cannot take the job now: {exc}", transient=True) from None
         except drmaa.errors.DrmaaException as exc:
@@ -144,9 +165,11 @@ class DrmaaBackend(ClusterBackend):
         """Grid Engine's qacct for jobs DRMAA no longer knows; 'unknown' elsewhere."""
         if not shutil.which("qacct"):
             return SchedulerState("unknown", "the scheduler no longer knows the job", raw=status)
+        array_id, _, task = job_id.partition(".")
+        query = ["qacct", "-j", array_id] + (["-t", task] if task.isdigit() else [])
         for attempt in range(3):  # accounting is flushed about every second
             self.calls["qacct"] += 1
-            result = subprocess.run(["qacct", "-j", job_id], capture_output=True, text=True, timeout=30, check=False)
+            result = subprocess.run(query, capture_output=True, text=True, timeout=30, check=False)
             if result.returncode == 0:
                 return parse_qacct(result.stdout)
             time.sleep(0.5 * (attempt + 1))

@@ -16,7 +16,7 @@ import threading
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .base import ClusterBackend, ClusterJob, SchedulerState, SubmitError, Submission, walltime_minutes
+from .base import ArrayJob, ClusterBackend, ClusterJob, SchedulerState, SubmitError, Submission, walltime_minutes
 
 _QUEUED = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SUSPENDED",
            "STOPPED", "RESIZING", "SIGNALING", "STAGE_OUT"}
@@ -67,6 +67,7 @@ def map_state(state: str, exit_code: str = "", reason: str = "") -> SchedulerSta
 
 class SlurmBackend(ClusterBackend):
     name = "slurm"
+    supports_arrays = True
 
     def __init__(self, partition: str = "", native: str = "", timeout: float = 30.0, in_flight: int = 4) -> None:
         self.user = pwd.getpwuid(os.getuid()).pw_name  # jobs are submitted as, and listed for, this account
@@ -106,15 +107,40 @@ class SlurmBackend(ClusterBackend):
         if partition:
             args.append(f"--partition={partition}")
         args += shlex.split(self.native) + shlex.split(job.native)
-        exports = [f"export {k}={shlex.quote(v)}" for k, v in job.environment.items()]
-        command = "exec " + " ".join(shlex.quote(part) for part in job.command)
-        return args + ["--wrap", "; ".join([*exports, command])]
+        return args + ["--wrap", self.wrap(job.environment, job.command)]
+
+    @staticmethod
+    def wrap(environment: dict[str, str], command: tuple[str, ...]) -> str:
+        exports = [f"export {k}={shlex.quote(v)}" for k, v in environment.items()]
+        return "; ".join([*exports, "exec " + " ".join(shlex.quote(part) for part in command)])
+
+    def array_arguments(self, array: ArrayJob) -> list[str]:
+        """sbatch's arguments for an array: the shared resources of ``array.template``, ``--array=0-N``, the
+        manifest-reading launcher as the script, and each task's output in ``array.log`` (``%a``)."""
+        job = array.template
+        log = array.log.replace("{task}", "%a")
+        args = self.sbatch_arguments(ClusterJob(uuid=job.uuid, name=array.name, command=array.command,
+                                                folder=job.folder, workdir=job.workdir, log=log,
+                                                walltime=job.walltime, memory=job.memory, cpus=job.cpus,
+                                                queue=job.queue, native=job.native, environment=job.environment))
+        return [args[0], f"--array=0-{array.size - 1}", *args[1:]]
+
+    def submit_array(self, array: ArrayJob) -> list[str]:
+        """One sbatch for the whole array (slurmctld's MaxArraySize bounds ``array.size``)."""
+        array_id = self.submit_arguments(self.array_arguments(array))
+        return [self.array_task_id(array_id, index) for index in range(array.size)]
+
+    def array_task_id(self, array_id: str, index: int) -> str:
+        return f"{array_id}_{index}"
 
     def valid_id(self, job_id: str) -> bool:
-        return bool(re.fullmatch(r"[0-9]{1,20}", job_id))
+        return bool(re.fullmatch(r"[0-9]{1,20}(_[0-9]{1,10})?", job_id))
 
     def submit(self, job: ClusterJob) -> str:
-        result = self._run(self.sbatch_arguments(job))
+        return self.submit_arguments(self.sbatch_arguments(job))
+
+    def submit_arguments(self, arguments: list[str]) -> str:
+        result = self._run(arguments)
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip()
             raise SubmitError(f"sbatch: {message}", transient=is_transient(message))
@@ -128,7 +154,7 @@ class SlurmBackend(ClusterBackend):
             return {}
         wanted = set(ids)
         states: dict[str, SchedulerState] = {}
-        listing = self._run(["squeue", "-h", "-t", "all", "-u", self.user, "-o", "%i|%T|%r"])
+        listing = self._run(["squeue", "-h", "-r", "-t", "all", "-u", self.user, "-o", "%i|%T|%r"])
         if listing.returncode != 0:
             raise SubmitError(f"squeue failed: {listing.stderr.strip()}", transient=True)
         for line in listing.stdout.splitlines():
@@ -137,7 +163,7 @@ class SlurmBackend(ClusterBackend):
             if job_id in wanted:
                 states[job_id] = map_state(state, "", reason if reason not in ("None", "") else "")
         # squeue knows no exit codes: ask accounting about ended jobs too (one call for all of them)
-        ask = sorted((wanted - set(states)) | {i for i, st in states.items() if st.finished}, key=int)
+        ask = sorted((wanted - set(states)) | {i for i, st in states.items() if st.finished})
         if ask:
             states.update(self._accounting(ask))
         for job_id in wanted - set(states):
@@ -180,7 +206,7 @@ class SlurmBackend(ClusterBackend):
     def find(self, names: list[str]) -> dict[str, str]:
         """Jobs by name: one squeue for those Slurm still lists, then accounting for the ended ones."""
         wanted, found = set(names), {}
-        listing = self._run(["squeue", "-h", "-t", "all", "-u", self.user, "-o", "%i|%j"])
+        listing = self._run(["squeue", "-h", "-t", "all", "-u", self.user, "-o", "%F|%j"])  # %F: an array's id
         if listing.returncode != 0:
             raise SubmitError(f"squeue failed: {listing.stderr.strip()}", transient=True)
         for line in listing.stdout.splitlines():
@@ -197,6 +223,7 @@ class SlurmBackend(ClusterBackend):
                 continue
             for line in result.stdout.splitlines():
                 job_id, _, name = line.partition("|")
+                job_id = job_id.split("_", 1)[0]  # an array task: the array's id
                 if name in wanted and self.valid_id(job_id):
                     found[name] = job_id
             missing = sorted(wanted - set(found))

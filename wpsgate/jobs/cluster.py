@@ -26,6 +26,7 @@ import logging
 import os
 import sys
 import time
+import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,11 +35,11 @@ from ..exceptions import ServerBusy
 from ..protocol.documents import ResponseContext
 from ..protocol.status import DocumentState, read_document_state
 from .environment import job_environment
-from .folder import FinalRecord, JobFolder
+from .folder import FinalRecord, JobFolder, atomic_write, batches_folder, is_batch_name, is_job_id
 from .jobfile import read_job_file
 from .lifecycle import Job, JobEnd, PersistOptions, RunnerEvents
 from .runner import JobOutcome
-from .scheduling import ClusterJob, SchedulerBackend, SchedulerState, SubmitError, Submission
+from .scheduling import ArrayJob, ClusterJob, SchedulerBackend, SchedulerState, SubmitError, Submission
 from .serial import SerialExecutor
 from .store import ActiveRow
 
@@ -100,6 +101,14 @@ def launch_command(python: str, key_path: str, folder: str) -> tuple[str, ...]:
     return (python, "-I", "-m", "joblauncher", "--key", key_path, folder)
 
 
+def launch_batch_command(python: str, key_path: str, manifest: str) -> tuple[str, ...]:
+    """The joblauncher's command line for the tasks of an array: each reads its job from the manifest."""
+    return (python, "-I", "-m", "joblauncher", "--key", key_path, "--batch", manifest)
+
+
+MANIFEST_KEEP = 60.0  # seconds a manifest of ended jobs is kept (a batch being submitted is younger)
+
+
 class SchedulerRunner:
     """The runner of one batch scheduler (Slurm's commands, or a DRMAA library)."""
 
@@ -122,7 +131,9 @@ class SchedulerRunner:
         self.events: RunnerEvents | None = None
         self.active: dict[str, Tracked] = {}
         self.pending: collections.deque[Job] = collections.deque()  # persisted, not yet submitted
-        self.unverified: list[tuple[Job, ResponseContext]] = []  # after a restart: submitted or not?
+        # after a restart, jobs without a scheduler id: submitted or not?  With the array they were submitted in
+        self.unverified: list[tuple[Job, tuple[str, int] | None]] = []
+        self.rounds = 0
         self.attempts: dict[str, int] = {}
         self.cancelled: set[str] = set()
         self.wake = asyncio.Event()
@@ -235,7 +246,7 @@ class SchedulerRunner:
                 await self.events.fail(job.uuid, job.context, f"the job could not be prepared for the scheduler: "
                                                               f"{exc}", job.expire)
         self.counts["submit_batches"] += 1
-        results: list[Submission] = await self.call(self.backend.submit_many, cluster_jobs)
+        results = await self._hand_over(cluster_jobs)
         retry: list[Job] = []
         recorded = []
         for result in results:
@@ -265,6 +276,67 @@ class SchedulerRunner:
             await asyncio.gather(*recorded, return_exceptions=True)
         return bool(retry)
 
+    async def _hand_over(self, jobs: list[ClusterJob]) -> list[Submission]:
+        """Submit one round: as arrays, one per set of jobs that share their resources, where the scheduler
+        has them (one command or call for all), else job by job."""
+        if not getattr(self.backend, "supports_arrays", False):
+            return await self.call(self.backend.submit_many, jobs)
+        groups: dict[tuple, list[ClusterJob]] = {}
+        for job in jobs:
+            groups.setdefault(_shared(job), []).append(job)
+        results: list[Submission] = []
+        for members in groups.values():
+            name = f"wps-batch-{_uuid.uuid4().hex}"
+            manifest = os.path.join(batches_folder(self.spool), name + ".txt")
+            await self.disk.call(self._write_manifest, name, manifest, [job.uuid for job in members])
+            array = ArrayJob(name=name, manifest=manifest,
+                             command=launch_batch_command(self.settings.python, self.settings.key_path, manifest),
+                             log=os.path.join(batches_folder(self.spool), name + ".{task}.log"), size=len(members),
+                             template=members[0])
+            try:
+                ids = await self.call(self.backend.submit_array, array)
+            except SubmitError as exc:
+                results += [Submission(job.uuid, None, exc) for job in members]
+                continue
+            results += [Submission(job.uuid, task_id) for job, task_id in zip(members, ids)]
+        return results
+
+    def _write_manifest(self, name: str, manifest: str, uuids: list[str]) -> None:
+        """Each job's folder names its array and index (recovery), then the manifest names the jobs."""
+        for index, uuid in enumerate(uuids):
+            JobFolder(self.spool, uuid).write_batch(name, index)
+        os.makedirs(os.path.dirname(manifest), mode=0o750, exist_ok=True)
+        atomic_write(manifest, "".join(uuid + "\n" for uuid in uuids).encode("ascii"), durable=False)
+
+    def _sweep_manifests(self, followed: set[str]) -> None:
+        """Remove the manifests (and task logs) of arrays none of whose jobs is followed any more."""
+        folder = batches_folder(self.spool)
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return
+        now = time.time()
+        for entry in names:
+            name, _, rest = entry.partition(".")
+            if rest != "txt" or not is_batch_name(name):
+                continue
+            path = os.path.join(folder, entry)
+            try:
+                if now - os.stat(path).st_mtime < MANIFEST_KEEP:
+                    continue
+                with open(path, encoding="ascii", errors="replace") as handle:
+                    uuids = {line.strip() for line in handle if is_job_id(line.strip())}
+            except OSError:
+                continue
+            if uuids & followed:
+                continue
+            for other in names:
+                if other == entry or (other.startswith(name + ".") and other.endswith(".log")):
+                    try:
+                        os.unlink(os.path.join(folder, other))
+                    except OSError:
+                        pass
+
     # --- the monitor ------------------------------------------------------------------------------------------
 
     async def _monitor_loop(self) -> None:
@@ -288,6 +360,10 @@ class SchedulerRunner:
 
     async def reconcile(self) -> None:
         """One round: documents, one scheduler query for all unfinished jobs, the job table."""
+        self.rounds += 1
+        if self.rounds % 30 == 1 and getattr(self.backend, "supports_arrays", False):
+            followed = set(self.active) | {j.uuid for j in self.pending} | {j.uuid for j, _ in self.unverified}
+            await self.disk.call(self._sweep_manifests, followed)
         if not self.active:
             return
         tracked = dict(self.active)
@@ -348,6 +424,9 @@ class SchedulerRunner:
         if record is not None and record.message and record.state in ("refused", "failed"):
             return record.message
         log_tail = _tail(folder.log)
+        batch = folder.read_batch()
+        if batch is not None:  # what the scheduler itself wrote (a memory kill) is in the array task's log
+            log_tail += _tail(os.path.join(batches_folder(self.spool), f"{batch[0]}.{batch[1]}.log"))
         if "Exceeded job memory limit" in log_tail or "oom-kill" in log_tail.lower():
             return "the job exceeded its memory limit and was killed by the scheduler"
         if scheduler.reason:
@@ -392,7 +471,8 @@ class SchedulerRunner:
                 await self.events.fail(row.uuid, context, f"the job could not be submitted after the gateway "
                                        f"restarted: {exc}", row.expire_seconds)
                 continue
-            self.unverified.append((Job(loaded.spec, loaded.timeout, row.expire_seconds, loaded.process), context))
+            marker = await self.disk.call(folder.read_batch)
+            self.unverified.append((Job(loaded.spec, loaded.timeout, row.expire_seconds, loaded.process), marker))
         if self.active or self.unverified:
             log.info("following %d unfinished job(s) on %s; %d to look up", len(self.active), self.name,
                      len(self.unverified))
@@ -401,7 +481,7 @@ class SchedulerRunner:
     async def _verify_unrecorded(self) -> bool:
         """Jobs persisted before a restart without a scheduler id: the scheduler knows them by name (submitted,
         the id not recorded) or not (never submitted: submitted now).  True when the scheduler cannot be asked."""
-        names = {job_name(job.uuid): job for job, _ in self.unverified}
+        names = {marker[0] if marker else job_name(job.uuid) for job, marker in self.unverified}
         try:
             self.counts["find"] += 1
             found = await self.call(self.backend.find, sorted(names))
@@ -409,8 +489,12 @@ class SchedulerRunner:
             log.warning("cannot look up jobs submitted before the restart: %s", exc)
             return True
         unverified, self.unverified = self.unverified, []
-        for job, _context in unverified:
-            scheduler_id = found.get(job_name(job.uuid))
+        for job, marker in unverified:
+            if marker is not None:
+                array_id = found.get(marker[0])
+                scheduler_id = self.backend.array_task_id(array_id, marker[1]) if array_id else None
+            else:
+                scheduler_id = found.get(job_name(job.uuid))
             if scheduler_id and self.backend.valid_id(scheduler_id):
                 self.active[job.uuid] = Tracked(job.uuid, scheduler_id, job.context, job.timeout, job.expire)
                 await self.events.submitted(job.uuid, scheduler_id)
@@ -427,6 +511,12 @@ class SchedulerRunner:
 def job_name(uuid: str) -> str:
     """The name a job has in the scheduler, by which a restart finds it."""
     return f"wps-{uuid}"
+
+
+def _shared(job: ClusterJob) -> tuple:
+    """What the jobs of one array must have in common."""
+    return (job.walltime, job.memory, job.cpus, job.queue, job.native, job.workdir,
+            tuple(sorted(job.environment.items())))
 
 
 def _interrupted(record: FinalRecord | None) -> bool:

@@ -9,6 +9,8 @@ Layout::
     <spool>/<uuid>/result.json   the final record (``FinalRecord``): state, exit, times, interrupted, ...
     <spool>/<uuid>/job.log       stdout and stderr of the job
     <spool>/<uuid>/scheduler.id  the scheduler's id for the job, once it was submitted
+    <spool>/<uuid>/batch         the array the job is submitted in and its index (written before submitting)
+    <spool>/batches/<name>.txt   an array's manifest: line i is the uuid of task i's job
 
 Every path of the folder is built here and nowhere else; the final record is written by one
 function (``JobFolder.write_final``) in one shape for the local pool and the joblauncher alike,
@@ -27,8 +29,32 @@ from typing import Any
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+_BATCH = re.compile(r"wps-batch-[0-9a-f]{32}")
+
+
 def is_job_id(value: str) -> bool:
     return bool(_UUID.match(value))
+
+
+def batches_folder(spool: str) -> str:
+    """Where array manifests live, beside the job folders."""
+    return os.path.join(spool, "batches")
+
+
+def is_batch_name(value: str) -> bool:
+    return bool(_BATCH.fullmatch(value))
+
+
+def read_manifest_line(path: str, index: int) -> str:
+    """The uuid on line ``index`` (from 0) of an array manifest; ValueError when there is none."""
+    with open(path, encoding="ascii") as handle:
+        for number, line in enumerate(handle):
+            if number == index:
+                uuid = line.strip()
+                if is_job_id(uuid):
+                    return uuid
+                break
+    raise ValueError(f"{path} has no job on line {index + 1}")
 
 
 def atomic_write(path: str, data: bytes, durable: bool = True) -> None:
@@ -171,6 +197,18 @@ class JobFolder:
 
     def write_scheduler_id(self, scheduler_id: str) -> None:
         atomic_write(self.scheduler_id, scheduler_id.encode(), durable=True)
+
+    @property
+    def batch(self) -> str:
+        return os.path.join(self.path, "batch")
+
+    def write_batch(self, name: str, index: int) -> None:
+        """Name the array and the task the job is about to be submitted as (for recovery after a crash)."""
+        atomic_write(self.batch, f"{name} {index}".encode(), durable=False)
+
+    def read_batch(self) -> tuple[str, int] | None:
+        name, _, index = _read_text(self.batch).partition(" ")
+        return (name, int(index)) if _BATCH.fullmatch(name) and index.isdigit() else None
 
     def read_scheduler_id(self) -> str:
         """The id the scheduler gave the job ('' when none was recorded); checked by the caller before use."""

@@ -51,6 +51,24 @@ class SchedulerState:
 
 
 @dataclass(frozen=True)
+class ArrayJob:
+    """Several job folders submitted as one scheduler array (Slurm ``--array``, DRMAA ``runBulkJobs``).
+
+    ``template`` holds the resources, working folder and environment all of them share (its uuid,
+    folder and log are unused); ``command`` runs the joblauncher on ``manifest``, whose line i (from
+    0) names the job of task i; ``log`` is the scheduler's output file of each task, with ``{task}``
+    where the backend puts its task-index placeholder.  ``submit_array`` returns the ids of the
+    tasks, in manifest order."""
+
+    name: str
+    manifest: str
+    command: tuple[str, ...]
+    log: str
+    size: int
+    template: ClusterJob
+
+
+@dataclass(frozen=True)
 class Submission:
     """The result of submitting one job of a batch: the scheduler's id, or the error."""
 
@@ -81,7 +99,13 @@ class SchedulerBackend(Protocol):
 
     name: str
 
+    supports_arrays: bool
+
     def submit_many(self, jobs: list[ClusterJob]) -> list[Submission]: ...
+
+    def submit_array(self, array: ArrayJob) -> list[str]: ...
+
+    def array_task_id(self, array_id: str, index: int) -> str: ...
 
     def poll(self, ids: list[str]) -> dict[str, SchedulerState]: ...
 
@@ -89,6 +113,7 @@ class SchedulerBackend(Protocol):
 
     def valid_id(self, job_id: str) -> bool: ...
 
-    def find(self, names: list[str]) -> dict[str, str]: ...
+    def find(self, names: list[str]) -> dict[str, str]:
+        """Ids by job name (an array's name gives the array's id)."""
 
     def close(self) -> None: ...
