@@ -193,8 +193,12 @@ def test_joblauncher_killed_with_sigkill(fresh_gateway, mode):
         location = submit(gateway, "spin", status="true").get("statusLocation")
         uuid = uuid_of(location)
         wait_for(lambda: gateway.job(uuid)["status"] == "started", 90, "the job never started")
-        pids = wait_for(lambda: subprocess.run(["pgrep", "-f", f"joblauncher.*{uuid}"], capture_output=True,
-                                               text=True).stdout.split(), 30, "no joblauncher process found")
+        # an array task's command names its round's manifest, which the job's folder names (batch file)
+        batch = os.path.join(gateway.workdir, "spool", uuid, "batch")
+        name = open(batch).read().split()[0] if os.path.exists(batch) else uuid
+        pids = wait_for(lambda: subprocess.run(["pgrep", "-f", f"joblauncher.*({uuid}|{name})"],
+                                               capture_output=True, text=True).stdout.split(), 30,
+                        "no joblauncher process found")
         for pid in pids:
             os.kill(int(pid), signal.SIGKILL)
     final = gateway.wait_final(location, timeout=90)

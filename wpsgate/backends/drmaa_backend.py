@@ -112,9 +112,17 @@ class DrmaaBackend(ClusterBackend):
                     pass
 
     def poll(self, ids: list[str]) -> dict[str, SchedulerState]:
+        """On Grid Engine one ``qstat -xml`` answers for every queued and running job; DRMAA (and accounting)
+        is asked only about the others, which have ended.  Elsewhere DRMAA is asked about each."""
         drmaa = self.drmaa
         states: dict[str, SchedulerState] = {}
+        listed: dict[str, str] = {}
+        if self.is_grid_engine and shutil.which("qstat"):
+            listed = parse_qstat_states(self._command(["qstat", "-xml", "-u", "*"]))
         for job_id in ids:
+            if job_id in listed:
+                states[job_id] = SchedulerState(listed[job_id], raw=f"qstat: {listed[job_id]}")
+                continue
             try:
                 self.calls["jobStatus"] += 1
                 status = self.session.jobStatus(job_id)
@@ -265,3 +273,38 @@ def parse_qstat_names(xml: str, names: set[str]) -> dict[str, str]:
         if name in names and number and number.isdigit():
             found[name] = number
     return found
+
+
+def _task_ids(number: str, tasks: str | None) -> list[str]:
+    """The ids a qstat job entry stands for: the job itself, or its tasks ('3-9:2', '1,4')."""
+    if not tasks:
+        return [number]
+    ids: list[str] = []
+    for part in tasks.split(","):
+        span, _, step = part.partition(":")
+        first, _, last = span.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()) or (step and not step.isdigit()):
+            continue
+        start, end, stride = int(first), int(last or first), max(1, int(step or 1))
+        ids += [f"{number}.{task}" for task in range(start, min(end, start + 100000 * stride) + 1, stride)]
+    return ids
+
+
+def parse_qstat_states(xml: str) -> dict[str, str]:
+    """queued or running for every job and array task ``qstat -xml`` lists (the others have ended)."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(xml.encode())
+    except etree.XMLSyntaxError:
+        return {}
+    states: dict[str, str] = {}
+    for job in root.iter("job_list"):
+        number = job.findtext("JB_job_number") or ""
+        if not number.isdigit():
+            continue
+        code = job.findtext("state") or ""
+        state = "running" if job.get("state") == "running" and "r" in code else "queued"
+        for job_id in _task_ids(number, job.findtext("tasks")):
+            states[job_id] = state
+    return states

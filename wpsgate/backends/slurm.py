@@ -77,6 +77,7 @@ class SlurmBackend(ClusterBackend):
         self.in_flight = max(1, in_flight)
         self._sbatch: ThreadPoolExecutor | None = None
         self.calls: collections.Counter = collections.Counter()  # commands run, by name (logs, bench/)
+        self.raw_ids: dict[str, str] = {}  # array task id -> its own job id, as squeue shows them
         self._count_lock = threading.Lock()
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess:
@@ -154,12 +155,15 @@ class SlurmBackend(ClusterBackend):
             return {}
         wanted = set(ids)
         states: dict[str, SchedulerState] = {}
-        listing = self._run(["squeue", "-h", "-r", "-t", "all", "-u", self.user, "-o", "%i|%T|%r"])
+        listing = self._run(["squeue", "-h", "-r", "-t", "all", "-u", self.user, "-o", "%i|%A|%T|%r"])
         if listing.returncode != 0:
             raise SubmitError(f"squeue failed: {listing.stderr.strip()}", transient=True)
         for line in listing.stdout.splitlines():
             job_id, _, rest = line.partition("|")
+            raw_id, _, rest = rest.partition("|")
             state, _, reason = rest.partition("|")
+            if "_" in job_id and raw_id.isdigit():
+                self.raw_ids[job_id] = raw_id  # an array task's own job id, which the completion log knows
             if job_id in wanted:
                 states[job_id] = map_state(state, "", reason if reason not in ("None", "") else "")
         # squeue knows no exit codes: ask accounting about ended jobs too (one call for all of them)
@@ -171,15 +175,20 @@ class SlurmBackend(ClusterBackend):
         return states
 
     def _accounting(self, ids: list[str]) -> dict[str, SchedulerState]:
+        """Ended jobs from accounting; an array task by its own job id where squeue told it (the job
+        completion log, ``sacct -c``, knows no ``<array>_<task>`` ids)."""
         found: dict[str, SchedulerState] = {}
+        asked = {self.raw_ids.get(job_id, job_id): job_id for job_id in ids}
         for extra in ([], ["-c"]):
-            query = ["sacct", *extra, "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", ",".join(ids)]
+            query = ["sacct", *extra, "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", ",".join(asked)]
             result = self._run(query)
             if result.returncode != 0:
                 continue
             for line in result.stdout.splitlines():
                 parts = line.split("|")
-                if len(parts) >= 3 and parts[0] in ids:
+                if len(parts) >= 3 and parts[0] in asked:
+                    found[asked[parts[0]]] = map_state(parts[1], parts[2])
+                elif len(parts) >= 3 and parts[0] in ids:
                     found[parts[0]] = map_state(parts[1], parts[2])
             if found:
                 break
