@@ -67,7 +67,8 @@ async def _burst(url: str, count: int, connections: int) -> tuple[dict, float]:
 def measure(mode: str, count: int, connections: int, workdir: str) -> dict:
     config = {"processing": {"mode": mode, "parallelprocesses": 2, "maxqueue": 5000}, "logging": {"level": "INFO"}}
     if mode != "local":
-        config["scheduler"] = {"processes": {"hello": {"native": HOLD[mode]}}, "poll_interval": 2}
+        config["scheduler"] = {"processes": {"hello": {"native": HOLD[mode]}}, "poll_interval": 2,
+                               "submit_window": float(os.environ.get("BENCH_SUBMIT_WINDOW", "0"))}
     env = gridengine_env() if mode == "drmaa" else {}
     gateway = GatewayProcess(workdir, config, env=env).start(timeout=60)
     database = os.path.join(workdir, "jobs.sqlite")
