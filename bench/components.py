@@ -49,11 +49,11 @@ class _Site:
         return self.service.prepare(parse_kvp(query))[1]
 
     def manager(self) -> Any:
-        from wpsgate.jobs.manager import JobManager
+        """The lifecycle, whose steps the engine's accept and sync paths wait for."""
+        from wpsgate.jobs.lifecycle import Lifecycle
         from wpsgate.jobs.serial import SerialExecutor
 
-        return JobManager(store=self.store, pool=None, spool=self.config.spool, key=self.key, maxqueue=100,
-                          sync_wait=1, io=SerialExecutor())
+        return Lifecycle(store=self.store, spool=self.config.spool, key=self.key, io=SerialExecutor())
 
 
 def measure(workdir: str, count: int = 200, log=print) -> dict[str, float | str]:
@@ -94,9 +94,11 @@ def measure(workdir: str, count: int = 200, log=print) -> dict[str, float | str]
     step("job row read (JobStore.get)", lambda i: site.store.get(f"10000000-0000-4000-8000-{i:012d}"))
     manager = site.manager()
     specs = [site.spec(HELLO_ASYNC) for _ in range(count)]
-    step("an async job persisted before ProcessAccepted (JobManager._persist_new: folder, signed job file, "
+    from wpsgate.jobs.lifecycle import Job, PersistOptions
+
+    step("an async job persisted before ProcessAccepted (Lifecycle.persist_now: folder, signed job file, "
          "ProcessAccepted, job row)",
-         lambda i: manager._persist_new(specs[i], b"<accepted/>", 3600.0, 86400.0))
+         lambda i: manager.persist_now(Job(specs[i], 3600.0, 86400.0), "local", PersistOptions()))
     try:
         out.update(asyncio.run(_pool_steps(site, manager, count)))
     except Exception as exc:
@@ -122,11 +124,11 @@ async def _pool_steps(site: _Site, manager: Any, count: int) -> dict[str, float]
             outcome = await pool.run(worker, spec, None, 60)
             trips.append(time.perf_counter() - started)
             started = time.perf_counter()
-            manager._record_sync(spec, outcome, outcome.started, 3600.0, 86400.0)
+            manager.record_sync(spec, outcome, outcome.started, 3600.0, 86400.0, "local", False)
             records.append(time.perf_counter() - started)
     finally:
         await pool.close()
     return {"a warm worker's round trip for sync hello (WorkerPool.run: pickle, pipe, run_job, pipe)":
             statistics.median(trips) * 1000,
-            "a sync job recorded before its answer (JobManager._record_sync: folder removed, job row)":
+            "a sync job recorded before its answer (Lifecycle.record_sync: folder removed, job row)":
             statistics.median(records) * 1000}

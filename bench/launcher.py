@@ -1,7 +1,7 @@
 """The joblauncher's overhead on a node, broken down, against a bare ``python -c pass``.
 
 Job folders are written the way the gateway writes them for a scheduler
-(ClusterEngine._persist: the dilled process and spec in a signed job file, and the
+(Lifecycle.persist_now: the dilled process and spec in a signed job file, and the
 ProcessAccepted document), for ``hello``, whose handler takes microseconds, so
 the whole run is overhead.  Each of N rounds runs, one after another: a bare
 interpreter, an interpreter that only imports what the joblauncher imports, the
@@ -38,11 +38,9 @@ class Site:
         self.service = WPSService(config, load_processes(None), engine=None, urls=Urls("http://127.0.0.1:9"))
 
     def job(self, identifier: str = "hello", datainputs: str = "name=World") -> str:
-        """A job folder as ClusterEngine._persist writes it; returns its path."""
-        import dill
-
-        from wpsgate.jobs.folder import JobFolder, atomic_write
-        from wpsgate.jobs.jobfile import pack
+        """A job folder as the lifecycle persists it for a scheduler; returns its path."""
+        from wpsgate.jobs.folder import JobFolder
+        from wpsgate.jobs.jobfile import write_job_file
         from wpsgate.protocol.documents import JobStatus, render_execute_response
         from wpsgate.protocol.kvp import parse_kvp
 
@@ -51,8 +49,7 @@ class Site:
         process, spec, timeout, _expire = self.service.prepare(parse_kvp(query))
         spec.store = True
         folder = JobFolder(spec.spool, spec.uuid).create()
-        job = dill.dumps({"process": process, "spec": spec, "timeout": timeout})
-        atomic_write(folder.job_file, pack(self.key, spec.uuid, spec.context, job), durable=True)
+        write_job_file(folder, self.key, spec, timeout, process=process, durable=True)
         folder.write_status(render_execute_response(spec.context, JobStatus("accepted", "Process accepted, "
                                                                            "submitted to the scheduler")), True)
         return folder.path

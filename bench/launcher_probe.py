@@ -50,7 +50,7 @@ launch.load_record = timed("verify", launch.load_record)
 launch.load_job = timed("load", launch.load_job)
 launch.run_job = timed("run_job", launch.run_job)
 JobFolder.write_status = timed("status_writes", JobFolder.write_status)
-JobFolder.write_result = timed("result_write", JobFolder.write_result)
+JobFolder.write_final = timed("result_write", JobFolder.write_final)
 
 
 def main() -> int:

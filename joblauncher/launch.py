@@ -21,24 +21,16 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from wpsgate.jobs.folder import JobFolder, is_job_id
-from wpsgate.jobs.jobfile import JobFileError, unpack, verify_inputs
-from wpsgate.jobs.runner import JobInterrupted, run_job
+from wpsgate.jobs.folder import FinalRecord, JobFolder, is_job_id
+from wpsgate.jobs.jobfile import JobFileError, LoadedJob, load_job as _load_job, read_job_record, verify_inputs
+from wpsgate.jobs.runner import JobInterrupted, JobOutcome, run_job
 from wpsgate.protocol.documents import ExceptionInfo, JobStatus, render_execute_response
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_UNLOADABLE = 0, 1, 2, 3, 4
 
-
-@dataclass
-class LoadedJob:
-    folder: JobFolder
-    context: Any
-    process: Any
-    spec: Any
-    timeout: float
+__all__ = ["LoadedJob", "job_folder", "read_key", "load_record", "load_job", "run_folder"]
 
 
 def job_folder(path: str) -> JobFolder:
@@ -62,29 +54,13 @@ def read_key(path: str) -> bytes:
 
 
 def load_record(folder: JobFolder, key: bytes) -> dict:
-    try:
-        with open(folder.job_file, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise JobFileError(f"cannot read {folder.job_file}: {exc.strerror}") from None
-    return unpack(key, folder.uuid, data)
+    """The verified record of the folder's job file (the gateway's own reader, jobs.jobfile)."""
+    return read_job_record(folder, key)
 
 
 def load_job(folder: JobFolder, record: dict) -> LoadedJob:
-    """Unpickle the job (process and spec); raises whatever loading raises (ImportError, ...).
-
-    ``record`` has been verified: only now are the operator's ``scheduler.pythonpath`` folders it
-    names added to ``sys.path`` (after the interpreter's own entries, so they cannot shadow the
-    standard library, wpsgate or the joblauncher), for the process modules the job refers to.
-    """
-    import dill
-
-    for entry in record.get("pythonpath", ()):
-        if entry not in sys.path:
-            sys.path.append(entry)
-
-    job = dill.loads(record["job"])
-    return LoadedJob(folder, record["context"], job.get("process"), job["spec"], job.get("timeout", 0.0))
+    """Load the verified job, with the operator's python path the record names (jobs.jobfile.load_job)."""
+    return _load_job(folder, record, extend_path=True)
 
 
 def _now() -> _dt.datetime:
@@ -98,9 +74,11 @@ def _peak_memory_mb() -> float:
     return round(peak / 1024.0, 1)
 
 
-def write_failure(folder: JobFolder, context: Any, message: str) -> None:
-    error = ExceptionInfo("NoApplicableCode", message)
-    folder.write_status(render_execute_response(context, JobStatus("failed", message, error=error)), durable=True)
+def write_failure(folder: JobFolder, context: Any, record: FinalRecord) -> None:
+    """The end of a job that did not run: its final record, then ProcessFailed with the record's message."""
+    error = ExceptionInfo("NoApplicableCode", record.message)
+    document = render_execute_response(context, JobStatus("failed", record.message, error=error))
+    folder.write_final(record, document)
 
 
 class _Signals:
@@ -135,6 +113,17 @@ def run_folder(path: str, key_path: str, log: Any = sys.stderr) -> int:
     started = _now()
     signals = _Signals()
     signals.install()
+
+    def ended(state: str, code: int, message: str, **extra: Any) -> FinalRecord:
+        return FinalRecord(state=state, exit=code, message=message, started=started.isoformat(),
+                           finished=_now().isoformat(), host=socket.gethostname(), **extra)
+
+    def interrupted(folder: JobFolder, context: Any, exc: JobInterrupted) -> int:
+        signals.ignore()
+        code = 128 + (signals.received or signal.SIGTERM)
+        write_failure(folder, context, ended("failed", code, str(exc), interrupted=True, signal=signals.received))
+        return code
+
     try:
         folder = job_folder(path)
         record = load_record(folder, read_key(key_path))
@@ -143,55 +132,51 @@ def run_folder(path: str, key_path: str, log: Any = sys.stderr) -> int:
         return 128 + (signals.received or signal.SIGTERM)
     except JobFileError as exc:
         print(f"joblauncher: job refused: {exc}", file=log)
-        _final_record_if_possible(path, {"state": "refused", "exit": EXIT_REFUSED, "message": f"job refused: {exc}",
-                                         "started": started.isoformat(), "finished": _now().isoformat()})
+        _final_record_if_possible(path, ended("refused", EXIT_REFUSED, f"job refused: {exc}"))
         return EXIT_REFUSED
     context = record["context"]
     try:
         verify_inputs(folder.path, record["inputs"])
     except JobInterrupted as exc:
-        write_failure(folder, context, str(exc))
-        return 128 + (signals.received or signal.SIGTERM)
+        return interrupted(folder, context, exc)
     except JobFileError as exc:
         message = f"job refused: {exc}"
         print(f"joblauncher: {message}", file=log)
-        write_failure(folder, context, message)
-        folder.write_result({"state": "refused", "exit": EXIT_REFUSED, "message": message,
-                             "started": started.isoformat(), "finished": _now().isoformat()})
+        write_failure(folder, context, ended("refused", EXIT_REFUSED, message))
         return EXIT_REFUSED
     try:
         job = load_job(folder, record)
     except JobInterrupted as exc:
-        write_failure(folder, context, str(exc))
-        return 128 + (signals.received or signal.SIGTERM)
+        return interrupted(folder, context, exc)
     except Exception as exc:  # a missing module, a class that changed: the job cannot run here
         message = f"the job could not be loaded on {socket.gethostname()}: {type(exc).__name__}: {exc}"
         print(f"joblauncher: {message}", file=log)
-        write_failure(folder, context, message)
-        folder.write_result({"state": "failed", "exit": EXIT_UNLOADABLE, "message": message,
-                             "started": started.isoformat(), "finished": _now().isoformat(),
-                             "host": socket.gethostname()})
+        write_failure(folder, context, ended("failed", EXIT_UNLOADABLE, message))
         return EXIT_UNLOADABLE
     job.spec.store = True  # on a node the status document is the only way back
     job.spec.spool = os.path.dirname(folder.path)  # the folder we were given, wherever the spool is mounted
-    outcome = run_job(job.process, job.spec)
-    signals.ignore()  # the documents are written: a late signal must not tear the final record
-    exit_code = EXIT_OK if outcome.state == "succeeded" else EXIT_FAILED
-    if signals.received is not None:
-        exit_code = 128 + signals.received
-    folder.write_result({"state": outcome.state, "exit": exit_code, "message": outcome.message,
-                         "started": started.isoformat(), "finished": _now().isoformat(),
-                         "signal": signals.received, "peak_memory_mb": _peak_memory_mb(),
-                         "host": socket.gethostname(), "outputs": outcome.output_files,
-                         "cpu_seconds": round(time.process_time(), 3)})
+    exit_code = EXIT_FAILED
+
+    def finish(outcome: JobOutcome, final: FinalRecord) -> None:
+        nonlocal exit_code
+        signals.ignore()  # the job is over: a late signal must not tear its final record
+        exit_code = EXIT_OK if outcome.state == "succeeded" else EXIT_FAILED
+        if signals.received is not None:
+            exit_code = 128 + signals.received
+        final.exit, final.signal, final.host = exit_code, signals.received, socket.gethostname()
+        final.started, final.finished = started.isoformat(), _now().isoformat()
+        final.peak_memory_mb, final.cpu_seconds = _peak_memory_mb(), round(time.process_time(), 3)
+        folder.write_final(final, outcome.document)
+
+    outcome = run_job(job.process, job.spec, finish=finish)
     print(f"joblauncher: job {folder.uuid} {outcome.state}: {outcome.message}", file=log)
     return exit_code
 
 
-def _final_record_if_possible(path: str, record: dict) -> None:
+def _final_record_if_possible(path: str, record: FinalRecord) -> None:
     try:
         real = os.path.realpath(path)
         if os.path.isdir(real) and is_job_id(os.path.basename(real)):
-            JobFolder(os.path.dirname(real), os.path.basename(real)).write_result(record)
+            JobFolder(os.path.dirname(real), os.path.basename(real)).write_final(record, None)
     except OSError:
         pass

@@ -58,7 +58,7 @@ class GatewayProcess:
                 raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
             try:
                 if self.session.get(self.wps, params={"service": "WPS", "request": "GetCapabilities"},
-                                    timeout=2).status_code == 200:
+                                    timeout=5).status_code == 200:
                     return self
             except (requests.ConnectionError, requests.Timeout):  # bound but still starting (slow on a busy machine)
                 pass

@@ -14,7 +14,7 @@ import pytest
 from wpsgate.backends.base import ClusterJob, SchedulerState, SubmitError, hms, walltime_minutes
 from wpsgate.backends.drmaa_backend import DrmaaBackend, is_grid_engine, parse_qacct
 from wpsgate.backends.slurm import SlurmBackend, is_transient, map_state
-from wpsgate.jobs.status_reader import DocumentState, read_document_state
+from wpsgate.protocol.status import DocumentState, read_document_state
 from wpsgate.protocol.documents import ExceptionInfo, JobStatus, ResponseContext, render_execute_response
 
 UUID = "0b6f4a3e-9c1d-4e2f-8a7b-5c6d7e8f9a0b"
@@ -145,6 +145,24 @@ def test_sbatch_arguments_carry_the_job():
     assert all(not a.startswith("--") for a in args[args.index("--wrap") + 2:])
 
 
+def test_an_array_is_one_sbatch_with_the_shared_resources_and_each_task_reading_the_manifest():
+    from wpsgate.jobs.scheduling import ArrayJob
+
+    backend = SlurmBackend(partition="default")
+    job = cluster_job()
+    manifest = "/srv/wps/spool/batches/wps-batch-" + "a" * 32 + ".txt"
+    array = ArrayJob(name="wps-batch-" + "a" * 32, manifest=manifest, log="/srv/wps/spool/batches/x.{task}.log",
+                     command=("/usr/bin/python3", "-I", "-m", "joblauncher", "--key", "k", "--batch", manifest),
+                     size=3, template=job)
+    args = backend.array_arguments(array)
+    assert args[:2] == ["sbatch", "--array=0-2"]
+    assert f"--job-name={array.name}" in args and "--output=/srv/wps/spool/batches/x.%a.log" in args
+    assert "--time=2" in args and "--mem=2048M" in args and "--partition=short" in args  # the template's
+    assert args[-1].endswith(f"--batch {manifest}") and "export PYTHONPATH=/srv/wps/processes" in args[-1]
+    assert [backend.array_task_id("41", i) for i in range(2)] == ["41_0", "41_1"]
+    assert backend.valid_id("41_0") and backend.valid_id("41") and not backend.valid_id("41_0; rm")
+
+
 @pytest.mark.parametrize("seconds, minutes", [(0.5, 1), (59, 1), (60, 1), (61, 2), (3600, 60), (3600.5, 61),
                                               (7200, 120)])
 def test_sbatch_time_is_in_whole_minutes_rounded_up(seconds, minutes):
@@ -267,7 +285,7 @@ def test_submit_that_hangs_is_a_transient_error(fake):
     assert info.value.transient is True
 
 
-SQUEUE = "101|RUNNING|None\n102|PENDING|Resources\n999|RUNNING|None\n107|COMPLETING|None\n"
+SQUEUE = "101|101|RUNNING|None\n102|102|PENDING|Resources\n999|999|RUNNING|None\n107|107|COMPLETING|None\n"
 SACCT = "103|COMPLETED|0:0\n104|TIMEOUT|0:0\n106|OUT_OF_MEMORY|0:125\n"
 
 
@@ -290,6 +308,16 @@ def test_poll_merges_squeue_and_accounting(fake):
     assert "-j 103,104,105,106" in sacct[0]
 
 
+def test_an_ended_array_task_is_asked_of_accounting_by_its_own_job_id(fake):
+    """The job completion log (sacct -c) knows an array task only by the job id squeue showed for it."""
+    fake.answer("squeue", out="200_0|200|FAILED|None\n200_1|203|RUNNING|None\n")
+    fake.answer("sacct", out="200|FAILED|0:9\n")
+    states = SlurmBackend().poll(["200_0", "200_1"])
+    assert states["200_1"].state == "running"
+    assert states["200_0"].state == "failed" and "signal 9" in states["200_0"].reason
+    assert "-j 200 " in fake.calls("sacct")[0] + " "
+
+
 def test_poll_falls_back_to_the_job_completion_log(fake):
     fake.answer("squeue", out="")
     fake.replace("sacct", FAKE.replace('if [ -f "$dir/$name.out" ]',
@@ -304,7 +332,7 @@ def test_poll_falls_back_to_the_job_completion_log(fake):
 
 def test_poll_asks_squeue_once_for_many_jobs(fake):
     ids = [str(5000 + i) for i in range(60)]
-    fake.answer("squeue", out="".join(f"{i}|RUNNING|None\n" for i in ids))
+    fake.answer("squeue", out="".join(f"{i}|{i}|RUNNING|None\n" for i in ids))
     fake.answer("sacct", out="")
     states = SlurmBackend().poll(ids)
     assert all(states[i].state == "running" for i in ids)
@@ -591,3 +619,19 @@ def test_read_missing_or_corrupt_documents(tmp_path):
     other = tmp_path / "other.xml"
     other.write_bytes(b"<?xml version='1.0'?><html><body>502 Bad Gateway</body></html>")
     assert read_document_state(str(other)) is None
+
+
+def test_qstat_xml_gives_the_state_of_jobs_and_array_tasks():
+    from wpsgate.backends.drmaa_backend import parse_qstat_states
+
+    xml = """<?xml version='1.0'?><job_info><queue_info>
+      <job_list state="running"><JB_job_number>7</JB_job_number><state>r</state></job_list>
+      <job_list state="running"><JB_job_number>8</JB_job_number><state>r</state><tasks>2</tasks></job_list>
+      </queue_info><job_info>
+      <job_list state="pending"><JB_job_number>8</JB_job_number><state>qw</state><tasks>3-7:2</tasks></job_list>
+      <job_list state="pending"><JB_job_number>9</JB_job_number><state>hqw</state><tasks>1,4</tasks></job_list>
+      <job_list state="pending"><JB_job_number>x; rm</JB_job_number><state>qw</state></job_list>
+      </job_info></job_info>"""
+    assert parse_qstat_states(xml) == {"7": "running", "8.2": "running", "8.3": "queued", "8.5": "queued",
+                                       "8.7": "queued", "9.1": "queued", "9.4": "queued"}
+    assert parse_qstat_states("not xml") == {}

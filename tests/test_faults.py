@@ -92,6 +92,47 @@ def test_gateway_killed_mid_burst_loses_nothing_and_runs_nothing_twice(fresh_gat
     assert {j["uuid"] for j in listing} >= set(outcomes)
 
 
+@pytest.mark.parametrize("mode", ["slurm", "drmaa"])
+def test_jobs_persisted_but_not_submitted_when_the_gateway_is_killed_are_submitted_once(fresh_gateway, tmp_path,
+                                                                                       mode):
+    """Accepting does not wait for the scheduler: a gateway SIGKILLed between the two leaves jobs that were
+    accepted and never submitted.  The restart submits each of them, and each exactly once."""
+    require(MODES[mode])
+    tally = tmp_path / "tally.txt"
+    tally.touch()
+    workdir = str(tmp_path / "gw")
+    held = config_for(mode)
+    held["scheduler"]["submit_window"] = 600  # the submitter waits: nothing reaches the scheduler
+    gateway = fresh_gateway(held, workdir=workdir, env=env_for(mode))
+    locations = [submit(gateway, "tally", f"path={tally};delay=0").get("statusLocation") for _ in range(4)]
+    assert all(gateway.job(uuid_of(location))["submitted"] is False for location in locations)
+    gateway.kill()
+    restarted = fresh_gateway(config_for(mode), workdir=workdir, port=gateway.port, env=env_for(mode))
+    for location in locations:
+        final = restarted.wait_final(location, timeout=180)
+        assert literal_outputs(final) == {"output": uuid_of(location)}, failure_text(final)
+    runs = Counter(tally.read_text().split())
+    assert runs == Counter({uuid_of(location): 1 for location in locations})  # every one ran, none twice
+    ids = [restarted.job(uuid_of(location))["backend_id"] for location in locations]
+    assert all(ids) and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize("mode", ["slurm", "drmaa"])
+def test_a_job_the_scheduler_refuses_after_accept_fails_with_its_message(fresh_gateway, mode):
+    require(MODES[mode])
+    config = config_for(mode)
+    config["scheduler"]["processes"] = {"hello": {"queue": "nosuchqueue"}}
+    gateway = fresh_gateway(config, env=env_for(mode))
+    accepted = submit(gateway, "hello", "name=refused")
+    assert status_of(accepted) == "ProcessAccepted"  # the answer did not wait for the scheduler
+    final = gateway.wait_final(accepted.get("statusLocation"), timeout=60)
+    text = failure_text(final)
+    assert status_of(final) == "ProcessFailed" and text.startswith("the scheduler refused the job: "), text
+    assert "nosuchqueue" in text, text  # the scheduler's own message
+    record = gateway.job(uuid_of(accepted.get("statusLocation")))
+    assert (record["status"], record["submitted"]) == ("failed", False)
+
+
 def _controller(scheduler):
     """(pid file, start script, environment) of a scheduler's controller daemon."""
     if scheduler == "slurm":
@@ -152,8 +193,12 @@ def test_joblauncher_killed_with_sigkill(fresh_gateway, mode):
         location = submit(gateway, "spin", status="true").get("statusLocation")
         uuid = uuid_of(location)
         wait_for(lambda: gateway.job(uuid)["status"] == "started", 90, "the job never started")
-        pids = wait_for(lambda: subprocess.run(["pgrep", "-f", f"joblauncher.*{uuid}"], capture_output=True,
-                                               text=True).stdout.split(), 30, "no joblauncher process found")
+        # an array task's command names its round's manifest, which the job's folder names (batch file)
+        batch = os.path.join(gateway.workdir, "spool", uuid, "batch")
+        name = open(batch).read().split()[0] if os.path.exists(batch) else uuid
+        pids = wait_for(lambda: subprocess.run(["pgrep", "-f", f"joblauncher.*({uuid}|{name})"],
+                                               capture_output=True, text=True).stdout.split(), 30,
+                        "no joblauncher process found")
         for pid in pids:
             os.kill(int(pid), signal.SIGKILL)
     final = gateway.wait_final(location, timeout=90)

@@ -89,8 +89,7 @@ def test_the_job_view_follows_a_final_document_before_the_row_does(tmp_path, sto
     store.update(uuid, status="started", message="running")
     spool = str(tmp_path / "spool")
     JobFolder(spool, uuid).create().write_status(render_execute_response(_context(uuid), status))
-    manager = JobManager(store=store, pool=None, spool=spool, key=b"k" * 32, maxqueue=1, sync_wait=1,
-                         io=SerialExecutor())
+    manager = JobManager(store=store, spool=spool, key=b"k" * 32, io=SerialExecutor(), local=None)
     view = manager.current(uuid)
     assert (view.status, view.message, view.percent) == expected
     assert store.get(uuid).status == "started"  # the view corrects nothing in the table itself

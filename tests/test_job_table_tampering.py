@@ -11,7 +11,8 @@ import sqlite3
 import uuid as _uuid
 
 from wpsgate.backends.base import ClusterBackend, SchedulerState
-from wpsgate.jobs.cluster import ClusterEngine, ClusterSettings
+from wpsgate.jobs.cluster import ClusterSettings, SchedulerRunner
+from wpsgate.jobs.lifecycle import Lifecycle
 from wpsgate.jobs.folder import JobFolder, atomic_write
 from wpsgate.jobs.jobfile import load_or_create_key, sign
 from wpsgate.jobs.serial import SerialExecutor
@@ -139,6 +140,9 @@ class FakeScheduler(ClusterBackend):
     def submit(self, job):  # pragma: no cover - recovery submits nothing
         raise AssertionError("recovery must not submit")
 
+    def find(self, names):  # pragma: no cover - every row here has an id or fails
+        raise AssertionError("no job here lacks its id")
+
     def poll(self, ids):
         return {i: SchedulerState("running") for i in ids}
 
@@ -167,13 +171,16 @@ def test_scheduler_rows_are_migrated_or_failed_without_unpickling(tmp_path):
     insert(store, fine, backend="fake", backend_id="43")
 
     async def recover():
-        engine = ClusterEngine(backend_factory=FakeScheduler, store=store, spool=spool, key=key,
-                               settings=ClusterSettings(key_path="", python="", poll_interval=60, retries=1,
-                                                        nfs_grace=1), io=SerialExecutor())
-        engine.backend, engine.name = FakeScheduler(), "fake"
-        await engine.recover(store.active("fake"))
-        engine.thread.shutdown()
-        return engine.active
+        runner = SchedulerRunner(backend_factory=FakeScheduler, spool=spool, key=key,
+                                 settings=ClusterSettings(key_path="", python="", poll_interval=60, retries=1,
+                                                          nfs_grace=1))
+        lifecycle = Lifecycle(store=store, spool=spool, key=key, io=SerialExecutor())
+        runner.backend, runner.name, runner.events = FakeScheduler(), "fake", lifecycle
+        await lifecycle.recover(runner)
+        runner.thread.shutdown()
+        runner.disk.shutdown()
+        lifecycle.io.shutdown()
+        return runner.active
 
     active = asyncio.run(recover())
     assert not os.path.exists(marker)

@@ -225,3 +225,17 @@ def test_created_key_signs_and_verifies(tmp_path):
     assert verify(key, uuid, sign(key, uuid, PAYLOAD)) == PAYLOAD
     with pytest.raises(JobFileError):
         verify(load_or_create_key(str(tmp_path / "other.key")), uuid, sign(key, uuid, PAYLOAD))
+
+
+def test_a_job_payload_is_a_plain_pickle_when_it_can_be_and_dill_when_not():
+    """Both read back by the one reader (dill.loads); dill carries what pickle cannot (a lambda handler)."""
+    import dill
+
+    from wpsgate.jobs.jobfile import job_payload
+
+    plain = job_payload({"spec": 1}, 5.0, process=len)
+    assert pickle.loads(plain) == {"process": len, "spec": {"spec": 1}, "timeout": 5.0}
+    handler = lambda request, response: 41 + 1  # noqa: E731 - what the plain pickler cannot write
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        pickle.dumps(handler)
+    assert dill.loads(job_payload({"spec": 1}, 5.0, process=handler))["process"](None, None) == 42

@@ -1,11 +1,12 @@
 """The joblauncher, run as the scheduler runs it: ``python -m joblauncher --key KEY FOLDER`` in a subprocess.
 
 Job folders are written the way the gateway writes them for a scheduler (see
-``ClusterEngine._persist``): the folder, the dilled job wrapped in a signed job
+``Lifecycle.persist_now``): the folder, the dilled job wrapped in a signed job
 file, and an accepted status document.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import importlib
 import json
@@ -19,13 +20,12 @@ import uuid as _uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import dill
 import pytest
 from lxml import etree
 
 from wpsgate.config import config_from_mapping
-from wpsgate.jobs.folder import JobFolder, atomic_write
-from wpsgate.jobs.jobfile import load_or_create_key, pack, sign
+from wpsgate.jobs.folder import JobFolder
+from wpsgate.jobs.jobfile import load_or_create_key, sign, write_job_file
 from wpsgate.protocol.documents import JobStatus, render_execute_response
 from wpsgate.protocol.kvp import parse_kvp
 from wpsgate.registry import load_processes
@@ -75,10 +75,9 @@ class Job:
 
 
 def persist(key: bytes, spec, process, timeout: float) -> JobFolder:
-    """What ClusterEngine._persist writes (without the job table)."""
+    """What the lifecycle persists for a scheduler (without the job table): the gateway's own job file writer."""
     folder = JobFolder(spec.spool, spec.uuid).create()
-    job = dill.dumps({"process": process, "spec": spec, "timeout": timeout})
-    atomic_write(folder.job_file, pack(key, spec.uuid, spec.context, job), durable=True)
+    write_job_file(folder, key, spec, timeout, process=process, durable=True)
     accepted = render_execute_response(spec.context, JobStatus("accepted", ACCEPTED_MESSAGE))
     folder.write_status(accepted, durable=True)
     return folder
@@ -90,7 +89,7 @@ def make_job(site: Site, identifier: str, datainputs: str = "", extra: str = "",
     if datainputs:
         query += "&DataInputs=" + datainputs
     process, spec, timeout, _expire = site.service(processes).prepare(parse_kvp(query))
-    spec.store = True  # ClusterEngine.submit does this before persisting
+    spec.store = True  # the engine does this before persisting
     return Job(persist(site.key, spec, process, timeout), spec, process)
 
 
@@ -127,9 +126,9 @@ def failure_text(root: etree._Element) -> str:
 
 
 def result_of(folder: JobFolder) -> dict:
-    record = folder.read_result()
+    record = folder.read_final()  # the typed final record, as the gateway reads it
     assert record is not None, f"no readable result.json in {folder.path}"
-    return record
+    return dataclasses.asdict(record)
 
 
 def leftovers(folder: JobFolder) -> list[str]:
@@ -477,6 +476,7 @@ def test_signal_during_the_handler_writes_process_failed(site, signum, code, nam
     assert record["state"] == "failed"
     assert record["exit"] == code
     assert record["signal"] == int(signum)
+    assert record["interrupted"] is True  # said explicitly, not left to the message's words
     assert leftovers(job.folder) == []
 
 
@@ -519,7 +519,7 @@ def test_inspect_prints_the_job_and_does_not_run_it(site, tmp_path):
     assert shown["timeout"] == 3600.0
     assert not marker.exists(), "inspect ran the job"
     assert still_accepted(job.folder)
-    assert job.folder.read_result() is None
+    assert job.folder.read_final() is None
 
 
 def test_inspect_of_a_finished_job_shows_its_state(site):
@@ -568,3 +568,29 @@ def test_wrong_usage_exits_2(args):
     proc = launch(*args)
     assert proc.returncode == 2, explain(proc)
     assert proc.stderr.strip(), "a usage error says what is wrong"
+
+
+@pytest.mark.parametrize("variable, value", [("SLURM_ARRAY_TASK_ID", "1"), ("SGE_TASK_ID", "2")])
+def test_an_array_task_runs_the_job_its_manifest_line_names(site, variable, value):
+    """Slurm numbers array tasks from 0, Grid Engine's bulk jobs from 1: both run the second job."""
+    first, second = make_job(site, "hello", "name=first"), make_job(site, "hello", "name=second")
+    manifest = os.path.join(site.spool, "batches", "wps-batch-" + "0" * 32 + ".txt")
+    os.makedirs(os.path.dirname(manifest))
+    with open(manifest, "w") as handle:
+        handle.write(f"{first.spec.uuid}\n{second.spec.uuid}\n")
+    env = {k: v for k, v in launcher_env().items() if k not in ("SLURM_ARRAY_TASK_ID", "SGE_TASK_ID")}
+    proc = launch("--key", site.key_path, "--batch", manifest, env={**env, variable: value})
+    assert proc.returncode == 0, explain(proc)
+    assert state_of(status_root(second.folder)) == "ProcessSucceeded"
+    assert state_of(status_root(first.folder)) == "ProcessAccepted"  # not its line
+    with open(second.folder.log) as handle:  # the task's output went to its own job's log
+        assert f"job {second.spec.uuid} succeeded" in handle.read()
+
+
+def test_an_array_task_without_a_job_on_its_line_is_refused(site):
+    manifest = os.path.join(site.spool, "batches", "wps-batch-" + "1" * 32 + ".txt")
+    os.makedirs(os.path.dirname(manifest))
+    with open(manifest, "w") as handle:
+        handle.write("../../etc\n")
+    proc = launch("--key", site.key_path, "--batch", manifest, env={**launcher_env(), "SLURM_ARRAY_TASK_ID": "0"})
+    assert proc.returncode == 3 and "no job on line 1" in proc.stderr, explain(proc)

@@ -1,7 +1,7 @@
 """The launcher command as the backends submit it: nothing planted on its path is imported, the job gets
 only the allow-listed environment, and staged inputs changed after signing are refused.
 
-Job folders, job files and the ClusterJob are made by the real ClusterEngine (``_persist`` and
+Job folders, job files and the ClusterJob are made by the real lifecycle and scheduler runner (``persist_now`` and
 ``cluster_job``), then run the way each scheduler runs them: Slurm's ``--wrap`` script under
 ``/bin/sh`` in the ``--chdir`` folder with ``--export=NONE`` (only Slurm's own variables), and
 DRMAA's remote command, arguments, working directory and job environment.
@@ -20,7 +20,8 @@ from lxml import etree
 
 from wpsgate.backends.slurm import SlurmBackend
 from wpsgate.config import ConfigError, config_from_mapping
-from wpsgate.jobs.cluster import ClusterEngine, settings_from_config
+from wpsgate.jobs.cluster import SchedulerRunner, settings_from_config
+from wpsgate.jobs.lifecycle import Job, Lifecycle
 from wpsgate.jobs.folder import JobFolder
 from wpsgate.jobs.jobfile import load_or_create_key
 from wpsgate.jobs.serial import SerialExecutor
@@ -47,17 +48,16 @@ class Site:
         prepare_folders(self.config)
         key_path = os.path.join(self.config.workdir, "job.key")
         self.store = JobStore("sqlite:///" + os.path.join(self.config.workdir, "jobs.sqlite"))
-        self.engine = ClusterEngine(backend_factory=lambda: None, store=self.store, spool=self.config.spool,
-                                    key=load_or_create_key(key_path),
-                                    settings=settings_from_config(self.config.scheduler, key_path),
-                                    io=SerialExecutor())
-        self.engine.name = "slurm"
+        key = load_or_create_key(key_path)
+        self.runner = SchedulerRunner(backend_factory=lambda: None, spool=self.config.spool, key=key,
+                                      settings=settings_from_config(self.config.scheduler, key_path), name="slurm")
+        self.lifecycle = Lifecycle(store=self.store, spool=self.config.spool, key=key, io=SerialExecutor())
         processes = load_processes(["wpsgate.demo.wordcounter:WordCounter", "tests.processes:environ",
                                     "tests.launcher_processes:where"])
         self.service = WPSService(self.config, processes, engine=None, urls=Urls("http://127.0.0.1:9"))
 
     def job(self, identifier: str, datainputs: str = "", stage=None):
-        """Persist a job as ClusterEngine.submit does; ``stage(spec, folder)`` stages inputs first."""
+        """Persist a job as the engine does for a scheduler; ``stage(spec, folder)`` stages inputs first."""
         query = f"service=WPS&request=Execute&version=1.0.0&identifier={identifier}&storeExecuteResponse=true"
         if datainputs:
             query += "&DataInputs=" + datainputs
@@ -66,11 +66,14 @@ class Site:
         folder = JobFolder(spec.spool, spec.uuid).create()
         if stage is not None:
             stage(spec, folder)
-        self.engine._persist(spec, process, timeout, expire, True)
-        return folder, self.engine.cluster_job(spec, process, timeout)
+        job = Job(spec, timeout, expire, process)
+        self.lifecycle.persist_now(job, self.runner.name, self.runner.persist)
+        return folder, self.runner.cluster_job(job)
 
     def close(self) -> None:
-        self.engine.thread.shutdown()
+        self.runner.thread.shutdown()
+        self.runner.disk.shutdown()
+        self.lifecycle.io.shutdown()
         self.store.close()
 
 
@@ -129,7 +132,7 @@ def user_site(home: str) -> str:
 
 def test_the_command_is_isolated_and_starts_outside_the_job_folder(site):
     folder, job = site.job("where")
-    assert job.command[:4] == (site.engine.settings.python, "-I", "-m", "joblauncher")
+    assert job.command[:4] == (site.runner.settings.python, "-I", "-m", "joblauncher")
     assert job.workdir == "/"
     assert not job.workdir.startswith(os.path.dirname(folder.path))
     result = run_like_drmaa(job)
@@ -225,7 +228,7 @@ def test_a_staged_input_changed_after_signing_is_refused(site, change):
     state, text, _ = status(folder)
     assert state == "ProcessFailed"
     assert "inputs/text_0.txt" in text and "refused" in text, text
-    assert folder.read_result()["state"] == "refused"
+    assert folder.read_final().state == "refused"
     assert os.listdir(folder.outputs) == []
 
 

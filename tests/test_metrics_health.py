@@ -221,3 +221,35 @@ def test_ready_asks_grid_engine_through_the_drmaa_session(fresh_gateway):
     status, body = readiness(gateway)
     assert status == 200, body
     assert body["checks"]["scheduler"] == {"ok": True, "detail": "ok"}
+
+
+@pytest.mark.parametrize("mode", ["local", "slurm", "drmaa"])
+def test_every_job_event_is_logged_and_counted(fresh_gateway, mode):
+    """The lifecycle's observers: one INFO line per event with job id, process and backend, and the job
+    metrics moving, on each backend."""
+    from .gateway import status_of, uuid_of
+    from .schedulers import gridengine_env
+
+    env = None
+    if mode != "local":
+        require("slurm" if mode == "slurm" else "gridengine")
+        env = gridengine_env() if mode == "drmaa" else None
+    gateway = fresh_gateway({"processing": {"mode": mode}}, env=env)
+    before = scrape(gateway.base)
+    accepted = gateway.execute("hello", "name=events", storeExecuteResponse="true", status="true")
+    location = accepted.content.split(b'statusLocation="')[1].split(b'"')[0].decode()
+    assert status_of(gateway.wait_final(location, timeout=120)) == "ProcessSucceeded"
+    uuid = uuid_of(location)
+    wait_for(lambda: f"job {uuid} succeeded" in gateway.log(), 30, "no succeeded line in the log")
+    log = gateway.log()
+    # a scheduler job that ends between two monitor rounds is never seen running: no "started" line then
+    for kind in ("accepted", "started", "succeeded") if mode == "local" else ("accepted", "succeeded"):
+        assert f"job {uuid} {kind}: process=hello backend={mode}" in log, log[-3000:]
+    if mode != "local":
+        assert f"job {uuid} submitted: process=hello backend={mode} scheduler_id=" in log, log[-3000:]
+    after = scrape(gateway.base)
+    for kind in ("accepted", "succeeded"):
+        assert sample(after, "wpsgate_job_events_total", event=kind, process="hello", backend=mode) - \
+            sample(before, "wpsgate_job_events_total", event=kind, process="hello", backend=mode) == 1
+    assert sample(after, "wpsgate_job_duration_seconds_count", process="hello", backend=mode, state="succeeded") == 1
+    assert sample(after, "wpsgate_jobs", state="running", process="hello", backend=mode) == 0

@@ -58,6 +58,13 @@ def final_record(gateway, uuid):
                     "the job table never recorded the end")
 
 
+def scheduler_id(gateway, uuid):
+    """The job's scheduler id, once the submitter has recorded it (accepting does not wait for it)."""
+    record = wait_for(lambda: (r := gateway.job(uuid))["backend_id"] and r, 60, "the job was never submitted")
+    assert record["submitted"] is True and record["backend"] == gateway.mode
+    return record["backend_id"]
+
+
 def scheduler_says(mode, backend_id):
     """The scheduler's own word on a job (for assertions made behind the gateway's back)."""
     if mode == "slurm":
@@ -72,7 +79,8 @@ def scheduler_says(mode, backend_id):
 def test_async_demo_with_progress_and_id_persisted(cluster):
     location, uuid = submit(cluster, "sleep", "delay=0.5", status="true")
     record = cluster.job(uuid)
-    assert record["backend"] == cluster.mode and record["backend_id"], record  # persisted before the answer
+    assert record["backend"] == cluster.mode, record  # persisted before the answer
+    scheduler_id(cluster, uuid)  # then submitted, and its id recorded
     percents, seen_in_api = set(), set()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -223,8 +231,9 @@ def test_tampered_job_file_is_refused(fresh_gateway, mode):
     require(BACKENDS[mode])
     hold = "--hold" if mode == "slurm" else "-h"
     gateway = fresh_gateway(cluster_config(mode, processes={"hello": {"native": hold}}), env=cluster_env(mode))
+    gateway.mode = mode
     location, uuid = submit(gateway, "hello", "name=tampered")
-    backend_id = gateway.job(uuid)["backend_id"]
+    backend_id = scheduler_id(gateway, uuid)
     path = os.path.join(gateway.workdir, "spool", uuid, "job.dill")
     with open(path, "r+b") as handle:
         data = bytearray(handle.read())
@@ -248,8 +257,9 @@ def test_gateway_restart_follows_every_job_to_its_end(fresh_gateway, tmp_path, m
     workdir = str(tmp_path / "restart")
     config = cluster_config(mode)
     gateway = fresh_gateway(config, workdir=workdir, env=cluster_env(mode))
+    gateway.mode = mode
     jobs = [submit(gateway, "sleep", "delay=0.6", status="true") for _ in range(3)]
-    ids = {uuid: gateway.job(uuid)["backend_id"] for _, uuid in jobs}
+    ids = {uuid: scheduler_id(gateway, uuid) for _, uuid in jobs}
     wait_for(lambda: any(gateway.job(uuid)["status"] == "started" for _, uuid in jobs), 60, "nothing started")
     gateway.kill()
     time.sleep(1.0)

@@ -20,8 +20,7 @@ from lxml import etree
 
 from wpsgate.config import config_from_mapping
 from wpsgate.exceptions import ServerBusy
-from wpsgate.jobs.cluster import ClusterEngine, ClusterSettings
-from wpsgate.jobs.serial import SerialExecutor
+from wpsgate.jobs.cluster import ClusterSettings, SchedulerRunner
 from wpsgate.jobs.staging import Stager
 from wpsgate.process import FORMATS, InputData
 from wpsgate.protocol.requests import ExecuteRequest, InputReference, RawInput
@@ -130,18 +129,20 @@ def test_execute_asks_for_admission_before_staging():
 
 
 def test_scheduler_capacity_check(tmp_path):
-    io = SerialExecutor()
-    settings = ClusterSettings(key_path="", python="", poll_interval=1, retries=1, nfs_grace=1, maxjobs=1)
-    engine = ClusterEngine(backend_factory=lambda: None, store=None, spool=str(tmp_path), key=b"k" * 32,
-                           settings=settings, io=io)
+    settings = ClusterSettings(key_path="", python="", poll_interval=1, retries=1, nfs_grace=1, maxjobs=2)
+    runner = SchedulerRunner(backend_factory=lambda: None, spool=str(tmp_path), key=b"k" * 32, settings=settings)
     try:
-        engine.check_capacity()  # nothing followed yet: admitted
-        engine.active["x"] = object()
+        asyncio.run(runner.admit(True))  # nothing followed yet: admitted
+        runner.active["x"] = object()
+        runner.check_before_persist()
+        runner.pending.append(object())  # accepted, not yet submitted: counts as well
         with pytest.raises(ServerBusy):
-            engine.check_capacity()
+            asyncio.run(runner.admit(True))
+        with pytest.raises(ServerBusy):
+            runner.check_before_persist()
     finally:
-        engine.thread.shutdown()
-        io.shutdown()
+        runner.thread.shutdown()
+        runner.disk.shutdown()
 
 
 def _references(origin: str, count: int) -> tuple[dict, dict]:

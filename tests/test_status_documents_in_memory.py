@@ -11,6 +11,7 @@ import requests
 from lxml import etree
 
 from wpsgate.backends.local import WorkerPool
+from wpsgate.backends.local_runner import LocalRunner
 from wpsgate.config import load_config
 from wpsgate.jobs.folder import JobFolder
 from wpsgate.jobs.manager import JobManager
@@ -47,8 +48,9 @@ def test_the_engine_hands_over_every_document_and_forgets_it_before_the_files_go
         def on_document(uuid: str, document: bytes | None) -> None:
             seen.append((uuid, document, os.path.isdir(JobFolder(config.spool, uuid).path)))
 
-        manager = JobManager(store=store, pool=pool, spool=config.spool, key=b"k" * 32, maxqueue=10,
-                             sync_wait=5, io=SerialExecutor(), on_document=on_document)
+        manager = JobManager(store=store, spool=config.spool, key=b"k" * 32, io=SerialExecutor(),
+                             local=LocalRunner(pool, config.spool, b"k" * 32, maxqueue=10, sync_wait=5),
+                             sync_wait=5, on_document=on_document)
         await manager.start()
         try:
             service = WPSService(config, load_processes(None), manager, Urls("http://127.0.0.1:9"))

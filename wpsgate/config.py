@@ -156,6 +156,9 @@ class SchedulerConfig:
     nfs_grace: float = 5.0
     sync: str = "local"
     maxjobs: int = 10000
+    submit_batch: int = 200  # the most accepted jobs handed to the scheduler in one submission round
+    submit_concurrency: int = 4  # sbatch commands in flight at once (slurm mode)
+    submit_window: float = 0.0  # seconds the submitter waits after a job arrives, to gather a larger batch
     processes: dict[str, ResourcesConfig] = field(default_factory=dict)
     # The environment of every job: NAME (its value in the gateway's environment, if set) or NAME=value.
     # Nothing else of the gateway's environment (database URLs, tokens) reaches process code.
@@ -301,6 +304,10 @@ def _check(config: Config) -> Config:
         if resources.sync and resources.sync not in sync_choices:
             raise ConfigError(f"scheduler.processes.{name}.sync: {resources.sync!r} is not one of "
                               f"{', '.join(sync_choices)}")
+    if not 0 <= config.scheduler.submit_window <= 3600:
+        raise ConfigError("scheduler.submit_window: must be between 0 and 3600 seconds")
+    if config.scheduler.submit_batch < 1 or config.scheduler.submit_concurrency < 1:
+        raise ConfigError("scheduler.submit_batch and scheduler.submit_concurrency must be at least 1")
     if config.scheduler.poll_interval <= 0 or config.scheduler.submit_retries < 1:
         raise ConfigError("scheduler.poll_interval must be positive and scheduler.submit_retries at least 1")
     for entry in config.scheduler.environment:

@@ -8,64 +8,25 @@ from __future__ import annotations
 
 import abc
 import math
-import re
-from dataclasses import dataclass, field
 
 
-_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+from ..jobs.scheduling import ArrayJob, ClusterJob, SchedulerState, SubmitError, Submission, valid_scheduler_id
 
-
-@dataclass(frozen=True)
-class ClusterJob:
-    """What a scheduler needs to run one job folder.
-
-    ``workdir`` is where the command starts (a folder the job does not write, see
-    jobs.cluster.LAUNCH_DIRECTORY), and ``environment`` is the job's whole environment:
-    a backend passes nothing else of the gateway's own.
-    """
-
-    uuid: str
-    name: str
-    command: tuple[str, ...]
-    folder: str
-    workdir: str
-    log: str
-    walltime: float | None = None
-    memory: int | None = None
-    cpus: int | None = None
-    queue: str | None = None
-    native: str = ""
-    environment: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SchedulerState:
-    """A scheduler's view of one job: queued, running, done, failed or unknown (forgotten)."""
-
-    state: str
-    reason: str = ""
-    exit_code: int | None = None
-    raw: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed", "unknown")
-
-
-class SubmitError(Exception):
-    """The scheduler refused the job or could not be reached; the message is the scheduler's.
-
-    ``transient`` errors (the scheduler is unreachable or busy) are worth retrying;
-    others (an invalid option, an unknown queue) are not.
-    """
-
-    def __init__(self, message: str, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
+__all__ = ["ArrayJob", "ClusterBackend", "ClusterJob", "SchedulerState", "SubmitError", "Submission", "hms",
+           "walltime_minutes"]
 
 
 class ClusterBackend(abc.ABC):
     name = ""
+    supports_arrays = False  # submit_array and array_task_id work
+
+    def submit_array(self, array: ArrayJob) -> list[str]:
+        """Submit the jobs of ``array`` in one call; the task ids in manifest order; raises SubmitError."""
+        raise NotImplementedError
+
+    def array_task_id(self, array_id: str, index: int) -> str:
+        """The id of task ``index`` (from 0) of the array ``array_id``."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def submit(self, job: ClusterJob) -> str:
@@ -79,14 +40,32 @@ class ClusterBackend(abc.ABC):
     def cancel(self, job_id: str) -> None:
         """Ask the scheduler to stop the job (no error if it already ended)."""
 
+    def submit_many(self, jobs: list[ClusterJob]) -> list[Submission]:
+        """Submit several jobs that arrived together; one Submission per job, in order.
+
+        One at a time here; a backend that can do better (several commands in flight, one call
+        for many jobs) overrides it.  A transient error stops the batch: the rest are retried."""
+        results: list[Submission] = []
+        for job in jobs:
+            try:
+                results.append(Submission(job.uuid, self.submit(job)))
+            except SubmitError as exc:
+                results.append(Submission(job.uuid, None, exc))
+                if exc.transient:
+                    results += [Submission(j.uuid, None, exc) for j in jobs[len(results):]]
+                    break
+        return results
+
     def valid_id(self, job_id: str) -> bool:
         """Whether ``job_id`` has the shape of this scheduler's ids (ids read back from the job table
         or a job folder are checked before they reach a scheduler command)."""
-        return bool(_JOB_ID.fullmatch(job_id))
+        return valid_scheduler_id(job_id)
 
-    def find(self, name: str) -> str | None:
-        """The id of a job submitted with ``name``, if the scheduler can tell (restart recovery)."""
-        return None
+    def find(self, names: list[str]) -> dict[str, str]:
+        """The ids of jobs submitted with these names, by name, as far as the scheduler can tell
+        (restart recovery: a job submitted whose id was not recorded); raises SubmitError when the
+        scheduler cannot be asked."""
+        return {}
 
     def close(self) -> None:
         pass

@@ -6,22 +6,55 @@ Layout::
     <spool>/<uuid>/outputs/      outputs returned by reference
     <spool>/<uuid>/work/         the handler's working folder
     <spool>/<uuid>/job.dill      the signed job (scheduler backends)
-    <spool>/<uuid>/result.json   the final record: state, exit, times, peak memory
+    <spool>/<uuid>/result.json   the final record (``FinalRecord``): state, exit, times, interrupted, ...
     <spool>/<uuid>/job.log       stdout and stderr of the job
+    <spool>/<uuid>/scheduler.id  the scheduler's id for the job, once it was submitted
+    <spool>/<uuid>/batch         the array the job is submitted in and its index (written before submitting)
+    <spool>/batches/<name>.txt   an array's manifest: line i is the uuid of task i's job
+
+Every path of the folder is built here and nowhere else; the final record is written by one
+function (``JobFolder.write_final``) in one shape for the local pool and the joblauncher alike,
+always before the final status document, so that whoever reads a final document finds the record.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass, field
 from typing import Any
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+_BATCH = re.compile(r"wps-batch-[0-9a-f]{32}")
+
+
 def is_job_id(value: str) -> bool:
     return bool(_UUID.match(value))
+
+
+def batches_folder(spool: str) -> str:
+    """Where array manifests live, beside the job folders."""
+    return os.path.join(spool, "batches")
+
+
+def is_batch_name(value: str) -> bool:
+    return bool(_BATCH.fullmatch(value))
+
+
+def read_manifest_line(path: str, index: int) -> str:
+    """The uuid on line ``index`` (from 0) of an array manifest; ValueError when there is none."""
+    with open(path, encoding="ascii") as handle:
+        for number, line in enumerate(handle):
+            if number == index:
+                uuid = line.strip()
+                if is_job_id(uuid):
+                    return uuid
+                break
+    raise ValueError(f"{path} has no job on line {index + 1}")
 
 
 def atomic_write(path: str, data: bytes, durable: bool = True) -> None:
@@ -47,6 +80,51 @@ def atomic_write(path: str, data: bytes, durable: bool = True) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+@dataclass
+class FinalRecord:
+    """How a job ended, as whatever ran it saw it (``result.json``).
+
+    ``state`` is succeeded, failed or refused (the job file did not verify); ``interrupted``
+    says that a signal stopped the job (walltime, cancel, preemption), so that the gateway
+    asks the scheduler why instead of matching words of a message; ``exit`` is the exit code
+    the joblauncher gave the scheduler (None on the local pool).
+    """
+
+    state: str
+    message: str = ""
+    started: str | None = None
+    finished: str | None = None
+    exit: int | None = None
+    interrupted: bool = False
+    signal: int | None = None
+    outputs: list[str] = field(default_factory=list)
+    traceback: str = ""
+    host: str = ""
+    peak_memory_mb: float | None = None
+    cpu_seconds: float | None = None
+
+    @classmethod
+    def from_data(cls, data: Any) -> "FinalRecord | None":
+        """The record in ``data`` (parsed JSON), or None when it is not one; unknown keys are ignored and
+        values of the wrong type dropped (the spool is written by jobs, so nothing in it is trusted)."""
+        if not isinstance(data, dict) or not isinstance(data.get("state"), str):
+            return None
+        kinds = {"message": str, "started": str, "finished": str, "exit": int, "interrupted": bool, "signal": int,
+                 "traceback": str, "host": str, "peak_memory_mb": (int, float), "cpu_seconds": (int, float)}
+        values: dict[str, Any] = {"state": data["state"]}
+        for name, kind in kinds.items():
+            value = data.get(name)
+            if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+                values[name] = value
+        outputs = data.get("outputs")
+        if isinstance(outputs, list):
+            values["outputs"] = [item for item in outputs if isinstance(item, str)]
+        return cls(**values)
+
+    def to_json(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self), indent=1).encode()
 
 
 class JobFolder:
@@ -82,6 +160,11 @@ class JobFolder:
     def log(self) -> str:
         return os.path.join(self.path, "job.log")
 
+    @property
+    def scheduler_id(self) -> str:
+        return os.path.join(self.path, "scheduler.id")
+
+
     def create(self) -> "JobFolder":
         """Make the folder with its outputs/ and work/ (plain mkdir: this is on every job's accept path)."""
         for path in (self.path, self.outputs, self.work):
@@ -96,12 +179,45 @@ class JobFolder:
     def write_status(self, document: bytes, durable: bool = True) -> None:
         atomic_write(self.status, document, durable)
 
-    def write_result(self, record: dict[str, Any]) -> None:
-        atomic_write(self.result, json.dumps(record, indent=1, default=str).encode(), durable=True)
+    def write_final(self, record: FinalRecord, document: bytes | None) -> None:
+        """The end of a job: its final record, then (when given) its final status document.
 
-    def read_result(self) -> dict[str, Any] | None:
+        In this order, so that a reader who sees the final document finds the record beside it."""
+        atomic_write(self.result, record.to_json(), durable=True)
+        if document is not None:
+            self.write_status(document, durable=True)
+
+    def read_final(self) -> FinalRecord | None:
+        """The final record, or None when there is none (yet) or it is not one."""
         try:
             with open(self.result, "rb") as handle:
-                return json.loads(handle.read())
-        except (FileNotFoundError, ValueError):
+                return FinalRecord.from_data(json.loads(handle.read()))
+        except (OSError, ValueError):
             return None
+
+    def write_scheduler_id(self, scheduler_id: str) -> None:
+        atomic_write(self.scheduler_id, scheduler_id.encode(), durable=True)
+
+    @property
+    def batch(self) -> str:
+        return os.path.join(self.path, "batch")
+
+    def write_batch(self, name: str, index: int) -> None:
+        """Name the array and the task the job is about to be submitted as (for recovery after a crash)."""
+        atomic_write(self.batch, f"{name} {index}".encode(), durable=False)
+
+    def read_batch(self) -> tuple[str, int] | None:
+        name, _, index = _read_text(self.batch).partition(" ")
+        return (name, int(index)) if _BATCH.fullmatch(name) and index.isdigit() else None
+
+    def read_scheduler_id(self) -> str:
+        """The id the scheduler gave the job ('' when none was recorded); checked by the caller before use."""
+        return _read_text(self.scheduler_id)
+
+
+def _read_text(path: str, limit: int = 256) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return ""

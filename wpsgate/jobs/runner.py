@@ -21,7 +21,7 @@ from ..process.literals import LiteralError
 from ..protocol.documents import (ExceptionInfo, JobStatus, OutputValue, ResponseContext, render_execute_response,
                                   xml_safe)
 from ..protocol.requests import ExecuteRequest
-from .folder import JobFolder, atomic_write
+from .folder import FinalRecord, JobFolder, atomic_write
 from .outputs import OutputChoice
 
 ProgressCallback = Callable[[str, int, "bytes | None"], None]  # message, percent, the new document
@@ -66,6 +66,10 @@ class JobOutcome:
     started: _dt.datetime | None = None
     finished: _dt.datetime | None = None
     output_files: list[str] = field(default_factory=list)
+    interrupted: bool = False  # a signal stopped the handler (see FinalRecord.interrupted)
+
+
+FinishCallback = Callable[[JobOutcome, FinalRecord], None]  # writes the job's end (JobFolder.write_final)
 
 
 class JobInterrupted(BaseException):
@@ -209,8 +213,13 @@ def failure_message(exc: BaseException) -> str:
     return f"process raised {type(exc).__name__}: {text}" if text else f"process raised {type(exc).__name__}"
 
 
-def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | None = None) -> JobOutcome:
-    """Run the handler of ``process`` for ``spec`` and return its outcome (never raises for handler errors)."""
+def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | None = None,
+            finish: FinishCallback | None = None) -> JobOutcome:
+    """Run the handler of ``process`` for ``spec`` and return its outcome (never raises for handler errors).
+
+    The job's end is written by ``finish`` (the joblauncher adds its exit code, signal and peak memory
+    to the record), else here: the final record and document of a stored job, the record alone of a
+    failed synchronous one (its traceback, for the operator)."""
     folder = JobFolder(spec.spool, spec.uuid).create()
     started = _now()
     context = spec.context
@@ -236,6 +245,7 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
     response = WPSResponse(process, spec.uuid, report)
     error: ExceptionInfo | None = None
     details = ""
+    interrupted = False
     outputs: list[OutputValue] = []
     raw = None
     files: list[str] = []
@@ -248,6 +258,7 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
         error = ExceptionInfo("NoApplicableCode", str(exc))
     except JobInterrupted as exc:
         error = ExceptionInfo("NoApplicableCode", xml_safe(str(exc)))
+        interrupted = True
     except (Exception, SystemExit) as exc:  # a handler's failure of any kind fails the job, truthfully
         error = ExceptionInfo("NoApplicableCode", xml_safe(failure_message(exc)))
         details = traceback.format_exc()
@@ -263,12 +274,15 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
     else:
         status = JobStatus("failed", error.text, error=error)
         outcome = JobOutcome(spec.uuid, "failed", error.text, error=error, started=started, finished=finished)
+    outcome.interrupted = interrupted
     if not spec.raw or error is not None:
         outcome.document = render_execute_response(context, status, outputs)
-    if spec.store:
-        folder.write_status(outcome.document, durable=True)
-        folder.write_result({"state": outcome.state, "message": outcome.message, "started": started.isoformat(),
-                             "finished": finished.isoformat(), "traceback": details, "outputs": files})
+    record = FinalRecord(state=outcome.state, message=outcome.message, started=started.isoformat(),
+                         finished=finished.isoformat(), interrupted=interrupted, outputs=files, traceback=details)
+    if finish is not None:
+        finish(outcome, record)
+    elif spec.store:
+        folder.write_final(record, outcome.document)
     elif details:
-        folder.write_result({"state": "failed", "message": outcome.message, "traceback": details})
+        folder.write_final(record, None)
     return outcome

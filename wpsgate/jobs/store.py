@@ -25,8 +25,7 @@ from sqlalchemy.types import NullType
 
 log = logging.getLogger("wpsgate.store")
 
-FINAL_STATES = ("succeeded", "failed", "dismissed", "expired")
-ACTIVE_STATES = ("accepted", "started")
+from .states import ACTIVE_STATES, FINAL_STATES  # noqa: E402 - re-exported
 
 metadata = MetaData()
 jobs = Table(

@@ -186,7 +186,7 @@ def command_probe(argv: Sequence[str], env: dict[str, str] | None = None) -> Pro
 
 
 def backend_probe(call: Callable[..., Awaitable[Any]], check: Callable[[], None]) -> Probe:
-    """``check`` run through ``call`` (e.g. on the cluster engine's own scheduler thread, where a DRMAA
+    """``check`` run through ``call`` (e.g. on the scheduler runner's own thread, where a DRMAA
     session must be used)."""
     async def probe() -> None:
         await call(check)

@@ -33,5 +33,5 @@ def drmaa_answers(backend: Any) -> None:
 
 
 def drmaa_probe(call: Callable[..., Any], backend: Callable[[], Any]) -> NamedProbe:
-    """``call``: runs a function on the scheduler thread (ClusterEngine.call); ``backend``: the open backend."""
+    """``call``: runs a function on the scheduler thread (SchedulerRunner.call); ``backend``: the open backend."""
     return NamedProbe("scheduler", backend_probe(call, lambda: drmaa_answers(backend())), SCHEDULER_DOWN)

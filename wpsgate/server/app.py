@@ -12,10 +12,11 @@ from .. import __version__
 from ..backends.base import ClusterBackend
 from ..backends.drmaa_backend import DrmaaBackend
 from ..backends.local import WorkerPool
+from ..backends.local_runner import LocalRunner
 from ..backends.slurm import SlurmBackend
 from .. import ogcapi
 from ..config import Config
-from ..jobs.cluster import ClusterEngine, settings_from_config
+from ..jobs.cluster import SchedulerRunner, settings_from_config
 from ..jobs.environment import job_environment
 from ..jobs.jobfile import load_or_create_key
 from ..jobs.manager import JobManager
@@ -23,6 +24,9 @@ from ..jobs.serial import SerialExecutor
 from ..jobs.staging import Stager
 from ..jobs.store import JobStore
 from ..monitoring.http_metrics import GatewayMetrics
+from ..monitoring.job_events import forward_to
+from ..monitoring.job_metrics import JobMetrics
+from ..monitoring.lifecycle_log import LifecycleLog
 from ..monitoring.readiness import NamedProbe, ReadinessCheck, folder_probe, store_probe
 from ..monitoring.scheduler_probes import drmaa_probe, slurm_probe
 from ..registry import load_processes
@@ -90,13 +94,18 @@ async def build_gateway(config: Config) -> Gateway:
                       environment=job_environment(config.scheduler.environment))
     await pool.start()
     io = SerialExecutor()
-    cluster = make_cluster_engine(config, store, key, io) if config.processing.mode != "local" else None
+    scheduler = make_scheduler_runner(config, key) if config.processing.mode != "local" else None
+    local = LocalRunner(pool, config.spool, key, config.processing.maxqueue, config.processing.sync_wait)
     documents = AnswerCache(STATUS_DOCUMENTS_IN_MEMORY)
-    engine = JobManager(store=store, pool=pool, spool=config.spool, key=key, maxqueue=config.processing.maxqueue,
-                        sync_wait=config.processing.sync_wait, io=io,
-                        cleanup_interval=config.processing.cleanup_interval, cluster=cluster,
+    engine = JobManager(store=store, spool=config.spool, key=key, io=io, local=local, scheduler=scheduler,
+                        sync_wait=config.processing.sync_wait,
+                        cleanup_interval=config.processing.cleanup_interval,
                         sync_on_scheduler=lambda identifier: sync_mode(config, identifier) == "scheduler",
                         on_document=status_document_keeper(documents))
+    metrics = GatewayMetrics(__version__) if config.metrics.enabled else None
+    # one INFO line per job event, and the job metrics: observers of every lifecycle transition
+    watchers = [LifecycleLog().observe] + ([JobMetrics(metrics.registry).observe] if metrics else [])
+    engine.observers.add(forward_to(watchers))
     await engine.start()
     urls = Urls(config.server.base_url)
     stager = Stager(spool=config.spool, own_base_url=urls.base, allowed_paths=config.server.allowedinputpaths,
@@ -104,23 +113,22 @@ async def build_gateway(config: Config) -> Gateway:
                     timeout=config.server.reference_timeout, max_file_bytes=config.server.maxfileinputsize,
                     max_downloads=config.server.max_downloads,
                     allow_hardlinks=config.server.allow_hardlinked_inputs)
-    metrics = GatewayMetrics(__version__) if config.metrics.enabled else None
     service = WPSService(config, processes, engine, urls, MeasuredStager(stager, metrics) if metrics else stager)
-    readiness = readiness_check(config, store, cluster)
+    readiness = readiness_check(config, store, scheduler)
     answers = AnswerCache()
     app = make_app(config, MeasuredService(service, metrics) if metrics else service, engine, urls, answers,
                    metrics=metrics, readiness=readiness)
     return Gateway(config, app, engine, pool, store, stager, service, answers, documents, metrics, readiness)
 
 
-def readiness_check(config: Config, store: JobStore, cluster: ClusterEngine | None) -> ReadinessCheck:
+def readiness_check(config: Config, store: JobStore, scheduler: SchedulerRunner | None) -> ReadinessCheck:
     """/health/ready's probes: the job store and the spool take writes, the scheduler answers."""
     probes = [NamedProbe("store", store_probe(store.engine), "the job store cannot be written"),
               NamedProbe("spool", folder_probe(config.spool), "the spool cannot be written")]
     if config.processing.mode == "slurm":
         probes.append(slurm_probe())
-    elif config.processing.mode == "drmaa" and cluster is not None:
-        probes.append(drmaa_probe(cluster.call, lambda: cluster.backend))
+    elif config.processing.mode == "drmaa" and scheduler is not None:
+        probes.append(drmaa_probe(scheduler.call, lambda: scheduler.backend))
     return ReadinessCheck(probes)
 
 
@@ -134,14 +142,15 @@ def make_backend_factory(config: Config) -> Callable[[], ClusterBackend]:
     """A factory run on the backend's own thread (DRMAA sessions belong to the thread that opened them)."""
     scheduler = config.scheduler
     if config.processing.mode == "slurm":
-        return lambda: SlurmBackend(partition=scheduler.queue, native=scheduler.native)
+        return lambda: SlurmBackend(partition=scheduler.queue, native=scheduler.native,
+                                    in_flight=scheduler.submit_concurrency)
     return lambda: DrmaaBackend(library=scheduler.drmaa_library, native=scheduler.native, queue=scheduler.queue)
 
 
-def make_cluster_engine(config: Config, store: JobStore, key: bytes, io: SerialExecutor) -> ClusterEngine:
+def make_scheduler_runner(config: Config, key: bytes) -> SchedulerRunner:
     key_path = os.path.join(config.workdir, "job.key")
-    return ClusterEngine(backend_factory=make_backend_factory(config), store=store, spool=config.spool, key=key,
-                         settings=settings_from_config(config.scheduler, key_path), io=io)
+    return SchedulerRunner(backend_factory=make_backend_factory(config), spool=config.spool, key=key,
+                           settings=settings_from_config(config.scheduler, key_path), name=config.processing.mode)
 
 
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,

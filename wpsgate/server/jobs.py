@@ -100,6 +100,9 @@ def job_json(record: JobRecord, urls: Any) -> dict[str, Any]:
         "message": record.message, "created": iso(record.created), "started": iso(record.started),
         "finished": iso(record.finished), "expires": iso(record.expires), "async": record.is_async,
         "backend": record.backend, "backend_id": record.backend_id,
+        # on a scheduler: true once the scheduler took the job (backend_id is then its id); accepting a
+        # job does not wait for the scheduler, so a job can be accepted and not submitted yet
+        "submitted": record.backend_id is not None,
         "status_location": urls.status_document(record.uuid) if has_document else None,
         "outputs": [urls.outputs(record.uuid) + name for name in outputs],
         "links": {"self": urls.status_json(record.uuid)},

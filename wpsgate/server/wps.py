@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import tornado.web
 
 from ..exceptions import InvalidParameterValue, OWSException, RequestTooLarge
 from ..protocol.kvp import parse_kvp

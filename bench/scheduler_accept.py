@@ -1,0 +1,140 @@
+"""Accepting async jobs on each backend, and what the scheduler sees of a burst.
+
+``python -m bench.scheduler_accept [--count N] [--connections C] [--modes local,slurm,drmaa]``
+
+For each backend, one gateway (demo ``hello``; on a scheduler its jobs are held, so that the
+shared demo schedulers are not flooded and nothing but submission is measured):
+
+- accept latency: 200 async Execute requests one after another on one connection, p50 and p99;
+- a burst: N async Execute requests from C connections at once: accepted per second, and the time
+  from the burst's start until every accepted job has its scheduler id in the job table;
+- the scheduler commands (sbatch, squeue, sacct, scancel) or DRMAA calls (runJob, jobStatus, ...)
+  the gateway made, per 1,000 jobs (from the count the gateway logs when it stops), against PyWPS's
+  one submission call per job.
+
+The held jobs are cancelled at the end.  Prints one JSON line per backend.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench.burst import _submitter  # noqa: E402
+from bench.httpclient import split_url  # noqa: E402
+from tests.demo_schedulers import gridengine_env, scheduler_problem  # noqa: E402
+from tests.gateway import GatewayProcess  # noqa: E402
+
+HOLD = {"slurm": "--hold", "drmaa": "-h"}
+SCHEDULER = {"slurm": "slurm", "drmaa": "gridengine"}
+QUERY = "service=WPS&version=1.0.0&request=Execute&identifier=hello&storeExecuteResponse=true&DataInputs=name=b"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _submitted(database: str) -> int:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("select count(*) from jobs where backend_id is not null").fetchone()[0]
+
+
+def _ids(database: str) -> list[str]:
+    with sqlite3.connect(database) as connection:
+        return [r[0] for r in connection.execute("select backend_id from jobs where backend_id is not null")]
+
+
+async def _burst(url: str, count: int, connections: int) -> tuple[dict, float]:
+    host, port, target = split_url(url)
+    results = {"accepted": 0, "busy": 0, "other": 0}
+    counter = [0]
+    started = time.monotonic()
+    await asyncio.gather(*(_submitter(host, port, target, counter, count, results) for _ in range(connections)))
+    return results, started
+
+
+def measure(mode: str, count: int, connections: int, workdir: str) -> dict:
+    config = {"processing": {"mode": mode, "parallelprocesses": 2, "maxqueue": 5000}, "logging": {"level": "INFO"}}
+    if mode != "local":
+        config["scheduler"] = {"processes": {"hello": {"native": HOLD[mode]}}, "poll_interval": 2,
+                               "submit_window": float(os.environ.get("BENCH_SUBMIT_WINDOW", "0"))}
+    env = gridengine_env() if mode == "drmaa" else {}
+    gateway = GatewayProcess(workdir, config, env=env).start(timeout=60)
+    database = os.path.join(workdir, "jobs.sqlite")
+    url = f"{gateway.wps}?{QUERY}"
+    try:
+        latencies = []
+        for _ in range(200):
+            started = time.perf_counter()
+            response = gateway.session.get(url, timeout=30)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert b"ProcessAccepted" in response.content, response.text[:300]
+        before = _submitted(database)
+        results, burst_start = asyncio.run(_burst(url, count, connections))
+        burst_seconds = time.monotonic() - burst_start
+        all_ids = None
+        if mode != "local":
+            target = before + results["accepted"]
+            deadline = time.monotonic() + 600
+            while _submitted(database) < target and time.monotonic() < deadline:
+                time.sleep(0.05)
+            all_ids = round(time.monotonic() - burst_start, 2) if _submitted(database) >= target else None
+        ids = _ids(database)
+    finally:
+        gateway.stop(timeout=60)
+    calls = {}
+    match = re.findall(r"scheduler calls while running: (\{.*?\}); submission rounds: (\d+)", gateway.log())
+    if match:
+        calls = json.loads(match[-1][0])
+        calls["submission rounds"] = int(match[-1][1])
+    jobs = 200 + results["accepted"]
+    if ids:
+        _cancel(mode, ids)
+    return {"backend": mode, "accept_p50_ms": round(percentile(latencies, 0.5), 2),
+            "accept_p99_ms": round(percentile(latencies, 0.99), 2), "burst": count, "connections": connections,
+            "accepted": results["accepted"], "busy": results["busy"], "other": results["other"],
+            "accepted_per_s": round(results["accepted"] / burst_seconds, 1),
+            "seconds_until_all_have_scheduler_ids": all_ids, "jobs": jobs,
+            "scheduler_calls": calls,
+            "scheduler_calls_per_1000_jobs": {k: round(v * 1000 / jobs, 1) for k, v in calls.items()
+                                              if k != "submission rounds"},
+            "load_average": os.getloadavg()[0]}
+
+
+def _cancel(mode: str, ids: list[str]) -> None:
+    for start in range(0, len(ids), 200):
+        chunk = ids[start:start + 200]
+        if mode == "slurm":
+            subprocess.run(["scancel", *chunk], capture_output=True, timeout=120)
+        else:
+            subprocess.run(["qdel", *chunk], capture_output=True, timeout=120, env={**os.environ, **gridengine_env()})
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--modes", default="local,slurm,drmaa")
+    args = parser.parse_args()
+    for mode in args.modes.split(","):
+        if mode != "local" and scheduler_problem(SCHEDULER[mode]):
+            print(json.dumps({"backend": mode, "skipped": scheduler_problem(SCHEDULER[mode])}))
+            continue
+        with tempfile.TemporaryDirectory() as workdir:
+            print(json.dumps(measure(mode, args.count, args.connections, workdir)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
