@@ -55,7 +55,7 @@ class GatewayProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(f"gateway exited with {self.process.returncode}:\n{self.log(5000)}")
             try:
                 if self.session.get(self.wps, params={"service": "WPS", "request": "GetCapabilities"},
                                     timeout=5).status_code == 200:
@@ -64,11 +64,13 @@ class GatewayProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gateway did not answer within {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"gateway did not answer within {timeout} s:\n{self.log(5000)}")
 
-    def log(self) -> str:
+    def log(self, tail: int | None = None) -> str:
+        """The gateway's whole log, or its last ``tail`` characters (for error messages)."""
         with open(self.log_path, "rb") as handle:
-            return handle.read().decode(errors="replace")[-5000:]
+            text = handle.read().decode(errors="replace")
+        return text[-tail:] if tail else text
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -30,7 +30,7 @@ any_text = st.one_of(st.text(max_size=80), lexical_text)
 
 _PYTHON_TYPE = {"string": str, "integer": int, "float": float, "boolean": bool, "date": dt.date,
                 "dateTime": dt.datetime, "time": dt.time, "anyURI": str, "positiveInteger": int,
-                "nonNegativeInteger": int}
+                "nonNegativeInteger": int, "scale": float, "angle": float}
 
 
 # --- parse: a value or LiteralError, never anything else ---------------------------------------------------
@@ -58,6 +58,8 @@ def test_parse_returns_a_value_or_raises_literal_error(name, text):
         assert not isinstance(value, bool)
     if name == "date":
         assert not isinstance(value, dt.datetime)
+    if name == "angle":
+        assert 0.0 <= value < 360.0  # brought into [0, 360) as PyWPS does
     if name == "float":
         assert math.isfinite(value), (text, value)
     if name == "positiveInteger":

@@ -184,8 +184,8 @@ def test_process_error_is_shown_and_other_exceptions_are_not(service):
     outcome, spec, root = run(service, "identifier=pywps_fails&DataInputs=nice=false&storeExecuteResponse=true")
     assert outcome.state == "failed" and "/secret/path" not in outcome.message
     assert outcome.message == "the process failed (KeyError); the details are in the job's log"
-    record = JobFolder(spec.spool, spec.uuid).read_result()
-    assert "/secret/path/on/the/node" in record["traceback"]  # for the operator, in the job folder
+    record = JobFolder(spec.spool, spec.uuid).read_final()
+    assert "/secret/path/on/the/node" in record.traceback  # for the operator, in the job folder
 
 
 # --- languages ---------------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ def test_post_body_and_header_are_sent_and_kept_nowhere(gateway, origin):
     location = etree.fromstring(accepted.content).get("statusLocation")
     final = gateway.wait_final(location)
     assert json.loads(final.findtext("wps:ProcessOutputs/wps:Output/wps:Data/wps:ComplexData", namespaces=NS)) \
-        == [[1, "posted"], [1, "words"]]
+        == [[1, "words"], [1, "posted"]]
     assert _Origin.seen == [("POST", TOKEN, BODY_SECRET.encode())]
     assert leaks(gateway, uuid_of(location), [accepted.content, etree.tostring(final)]) == []
 

@@ -110,7 +110,8 @@ def test_every_demo_process_runs_async_on_the_scheduler(cluster):
         "wordcounter": ("text=x y x", None),
         "inout": ("string=s;int=5;float=2.5;boolean=true;date=2020-01-02;bbox=1,2,3,4,EPSG:3035",
                   {"string": "s", "int": "5", "float": "2.5", "boolean": "true", "date": "2020-01-02",
-                   "datetime": "2017-09-10T16:15:00+00:00", "string_choice": "scissor", "bbox": None}),
+                   "datetime": "2016-09-02T12:00:00+00:00", "string_choice": "scissor", "bbox": None,
+                   "text": None}),
         "bbox": ("bbox=0,0,10,10", {"bbox": None}),
         "binaryoperatorfornumbers": ("inputa=6;inputb=7;operator=multiply", {"output": "42.0"}),
     }

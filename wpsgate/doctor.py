@@ -312,14 +312,12 @@ def python_finding(config: Config) -> Finding:
 def probe_job(config: Config, key_path: str, timeout: float,
               sleep: Callable[[float], None] = time.sleep) -> list[Finding]:
     """Submit the probe job as the gateway submits jobs and wait for its status document."""
-    import dill
-
     from .backends.base import ClusterJob, SubmitError
     from .jobs.cluster import LAUNCH_DIRECTORY, launch_command
     from .jobs.environment import job_environment
     from .jobs.folder import JobFolder, atomic_write
-    from .jobs.jobfile import pack
-    from .jobs.status_reader import read_document_state
+    from .jobs.jobfile import write_job_file
+    from .protocol.status import read_document_state
     from .protocol.kvp import parse_kvp
     from .server.app import make_backend_factory
     from .service import Urls, WPSService
@@ -333,9 +331,8 @@ def probe_job(config: Config, key_path: str, timeout: float,
                                               "&storeExecuteResponse=true"))
     folder = JobFolder(config.spool, spec.uuid).create()
     atomic_write(os.path.join(folder.path, TOKEN_FILE), token.encode(), durable=True)
-    job_bytes = dill.dumps({"process": process, "spec": spec, "timeout": timeout})
-    atomic_write(folder.job_file, pack(key, spec.uuid, spec.context, job_bytes,
-                                       pythonpath=config.scheduler.pythonpath), durable=True)
+    write_job_file(folder, key, spec, timeout, process=process, pythonpath=config.scheduler.pythonpath,
+                   durable=True)
     python = config.scheduler.python or sys.executable
     job = ClusterJob(uuid=spec.uuid, name="wpsgate-doctor", command=launch_command(python, key_path, folder.path),
                      folder=folder.path, workdir=LAUNCH_DIRECTORY, log=folder.log, walltime=max(60.0, timeout),
@@ -404,13 +401,13 @@ def _wait(backend: Any, backend_id: str, status_path: str, deadline: float, grac
 def _judge(folder: Any, token: str, seconds: float, python: str) -> list[Finding]:
     from lxml import etree
 
-    from .jobs.status_reader import read_document_state
+    from .protocol.status import read_document_state
     from .protocol.namespaces import WPS
 
     state = read_document_state(folder.status)
-    record = folder.read_result() or {}
-    if record.get("state") == "refused":
-        return [Finding("key on the node", False, f"the node refused the job file: {record.get('message')}",
+    record = folder.read_final()
+    if record is not None and record.state == "refused":
+        return [Finding("key on the node", False, f"the node refused the job file: {record.message}",
                         "the nodes must read the same key file as the gateway (the work folder on the shared "
                         "filesystem, same path) and the job folder unchanged")]
     if state is None or not state.final:
