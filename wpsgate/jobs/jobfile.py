@@ -73,7 +73,7 @@ def verify(key: bytes, uuid: str, data: bytes) -> bytes:
 
 
 def pack(key: bytes, uuid: str, context: object, job: bytes, *, inputs: Mapping[str, str] | None = None,
-         pythonpath: Sequence[str] = ()) -> bytes:
+         pythonpath: Sequence[str] = (), context_data: dict | None = None) -> bytes:
     """A signed job file: a JSON header line, then the job bytes (dill of the process and the spec).
 
     The header holds the response context (JSON, see protocol.context_codec) so that a node
@@ -84,7 +84,9 @@ def pack(key: bytes, uuid: str, context: object, job: bytes, *, inputs: Mapping[
     ``sys.path`` only after verifying the signature and before loading the job.  Reading the
     header needs no unpickling at all.
     """
-    header = {"version": VERSION, "context": context_to_data(context),  # type: ignore[arg-type]
+    if context_data is None:  # the caller may have encoded it already (the job row stores the same JSON)
+        context_data = context_to_data(context)  # type: ignore[arg-type]
+    header = {"version": VERSION, "context": context_data,
               "inputs": dict(inputs or {}), "pythonpath": list(pythonpath)}
     return sign(key, uuid, json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + job)
 
@@ -147,12 +149,12 @@ def job_payload(spec: Any, timeout: float, process: Any = None) -> bytes:
 
 
 def write_job_file(folder: JobFolder, key: bytes, spec: Any, timeout: float, *, process: Any = None,
-                   pythonpath: Sequence[str] = (), durable: bool = False) -> None:
+                   pythonpath: Sequence[str] = (), durable: bool = False, context_data: dict | None = None) -> None:
     """Sign and write the job file of ``folder``, with the digests of the inputs staged into it."""
     digests = input_digests(folder.path, spec.inputs)
     payload = job_payload(spec, timeout, process)
     atomic_write(folder.job_file, pack(key, folder.uuid, spec.context, payload, inputs=digests,
-                                       pythonpath=pythonpath), durable=durable)
+                                       pythonpath=pythonpath, context_data=context_data), durable=durable)
 
 
 def read_job_record(folder: JobFolder, key: bytes) -> dict:

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from ..protocol.context_codec import encode_column
+from ..protocol.context_codec import column_from_data, context_to_data, encode_column
 from ..protocol.documents import ExceptionInfo, JobStatus, ResponseContext, render_execute_response
 from . import events
 from .folder import FinalRecord, JobFolder, is_job_id
@@ -156,13 +156,14 @@ class Lifecycle:
         spec = job.spec
         accepted = render_execute_response(job.context, JobStatus("accepted", options.accepted_message))
         folder = JobFolder(self.spool, spec.uuid).create()
+        context = context_to_data(spec.context)
         write_job_file(folder, self.key, spec, job.timeout, process=job.process if options.process else None,
-                       pythonpath=options.pythonpath, durable=options.durable)
+                       pythonpath=options.pythonpath, durable=options.durable, context_data=context)
         folder.write_status(accepted, durable=options.durable)
         self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status=JobState.ACCEPTED.value,
                           percent=0, message=options.row_message, created=now(), expire_seconds=job.expire,
                           timeout=job.timeout, backend=runner, is_async=job.is_async, request=request_summary(spec),
-                          outputs="[]", context=encode_column(spec.context))
+                          outputs="[]", context=column_from_data(context))
         return accepted
 
     # --- what runners report ----------------------------------------------------------------------------------

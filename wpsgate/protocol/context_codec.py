@@ -73,6 +73,12 @@ def encode_column(context: ResponseContext) -> bytes:
     return context_to_json(context).encode("utf-8")
 
 
+def column_from_data(data: dict) -> bytes:
+    """``encode_column`` of the context ``data`` already describes (``context_to_data``): an accept
+    encodes its context once, for the job file's header and for the row."""
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
 # --- the hint-driven codec ---------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)
