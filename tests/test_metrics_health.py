@@ -253,3 +253,31 @@ def test_every_job_event_is_logged_and_counted(fresh_gateway, mode):
             sample(before, "wpsgate_job_events_total", event=kind, process="hello", backend=mode) == 1
     assert sample(after, "wpsgate_job_duration_seconds_count", process="hello", backend=mode, state="succeeded") == 1
     assert sample(after, "wpsgate_jobs", state="running", process="hello", backend=mode) == 0
+
+
+def test_failed_dismissed_and_expired_jobs_log_their_lines(fresh_gateway):
+    """The ends other than success, on a real gateway: failed with its reason, dismissed, expired."""
+    from .gateway import status_of, uuid_of
+
+    gateway = fresh_gateway({"processing": {"cleanup_interval": 0.5}})
+
+    def accepted(identifier, inputs, **params):
+        response = gateway.execute(identifier, inputs, storeExecuteResponse="true", status="true", **params)
+        return response.content.split(b'statusLocation="')[1].split(b'"')[0].decode()
+
+    failing = accepted("show_error", "message=it broke;nice=true")
+    assert status_of(gateway.wait_final(failing)) == "ProcessFailed"
+    sleeping = accepted("sleep", "delay=5")
+    assert requests.delete(f"{gateway.base}/status/{uuid_of(sleeping)}", timeout=30).status_code == 200
+    short = accepted("hello", "name=brief", EXPIRE="1")
+    assert status_of(gateway.wait_final(short)) == "ProcessSucceeded"
+    lines = {
+        "failed": f'job {uuid_of(failing)} failed: process=show_error backend=local reason="it broke"',
+        "dismissed": f"job {uuid_of(sleeping)} dismissed: process=sleep backend=local",
+        "expired": f"job {uuid_of(short)} expired: process=hello backend=local",
+    }
+    wait_for(lambda: all(line in gateway.log() for line in lines.values()), 30,
+             f"missing lifecycle lines: {[k for k, v in lines.items() if v not in gateway.log()]}")
+    after = scrape(gateway.base)
+    for kind, process in (("failed", "show_error"), ("dismissed", "sleep"), ("expired", "hello")):
+        assert sample(after, "wpsgate_job_events_total", event=kind, process=process, backend="local") == 1
