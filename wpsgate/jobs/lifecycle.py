@@ -163,7 +163,7 @@ class Lifecycle:
         self.store.insert(uuid=spec.uuid, process=spec.process_identifier, status=JobState.ACCEPTED.value,
                           percent=0, message=options.row_message, created=now(), expire_seconds=job.expire,
                           timeout=job.timeout, backend=runner, is_async=job.is_async, request=request_summary(spec),
-                          outputs="[]", context=column_from_data(context))
+                          outputs="[]", context=column_from_data(context), owner=spec.owner)
         return accepted
 
     # --- what runners report ----------------------------------------------------------------------------------
@@ -260,7 +260,8 @@ class Lifecycle:
                           message=outcome.message, created=created, started=outcome.started or created,
                           finished=finished, expires=finished + _dt.timedelta(seconds=expire),
                           expire_seconds=expire, timeout=timeout, backend=runner, is_async=False,
-                          request=request_summary(spec), outputs=json.dumps(outcome.output_files))
+                          request=request_summary(spec), outputs=json.dumps(outcome.output_files),
+                          owner=spec.owner)
 
     # --- dismissed and expired --------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ class JobSpec:
     status_updates: bool = False
     raw: bool = False
     keep_workdir: bool = False
+    owner: str | None = None  # the user who asked for the job (None with identity off)
 
 
 @dataclass

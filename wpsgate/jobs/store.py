@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, TypeVar
 T = TypeVar("T")
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, and_,
-                        bindparam, create_engine, event, func, literal_column, or_, select, type_coerce, update)
+                        bindparam, create_engine, event, func, inspect, literal_column, or_, select, type_coerce, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.types import NullType
@@ -47,10 +47,12 @@ jobs = Table(
     Column("request", Text, nullable=False, default=""),
     Column("outputs", Text, nullable=False, default=""),
     Column("context", LargeBinary),
+    Column("owner", String(255)),
     Index("ix_jobs_status_created", "status", "created"),
     Index("ix_jobs_process_created", "process", "created"),
     Index("ix_jobs_created", "created"),
     Index("ix_jobs_expires", "expires"),
+    Index("ix_jobs_owner_created", "owner", "created"),
 )
 
 
@@ -73,6 +75,7 @@ class JobRecord:
     request: str
     outputs: str
     context: bytes | None = None
+    owner: str | None = None
 
 
 @dataclass
@@ -153,6 +156,26 @@ def _update_statement(columns: tuple[str, ...], only_if_active: bool) -> Any:
     return update(jobs).where(condition).values({column: bindparam(column) for column in columns})
 
 
+def migrate(engine: Engine) -> None:
+    """Bring a table written by an older version up to this one, in place (no job is lost).
+
+    ``create_all`` creates what is missing but never alters an existing table, so each column
+    added since the first version is added here, with its index, when it is absent.
+    """
+    present = {column["name"] for column in inspect(engine).get_columns("jobs")}
+    missing = [column for column in jobs.columns if column.name not in present]
+    if not missing:
+        return
+    with engine.begin() as connection:
+        for column in missing:
+            kind = column.type.compile(dialect=engine.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE jobs ADD COLUMN {column.name} {kind}")
+            log.info("job store migrated: column %r added", column.name)
+        for index in jobs.indexes:
+            if any(column.name in index.columns for column in missing):
+                index.create(connection, checkfirst=True)
+
+
 class StoreUnavailable(Exception):
     """The database could not be reached, even after retrying for a while."""
 
@@ -174,6 +197,7 @@ class JobStore:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", self._sqlite_pragmas)
         self._retrying(lambda: metadata.create_all(self.engine), self.write_retry)
+        self._retrying(lambda: migrate(self.engine), self.write_retry)
 
     def _retrying(self, work: Callable[[], T], budget: float, duplicate_ok: bool = False) -> T:
         deadline = time.monotonic() + budget
