@@ -104,8 +104,8 @@ class Translated(Process):
             self._handler, identifier="pywps_translated", title="Translated process", abstract="In English.",
             inputs=[LiteralInput("n", "A number", data_type="integer",
                                  translations={"fr-CA": {"title": "Un nombre"}})],
-            outputs=[LiteralOutput("out", "Output #1", data_type="integer",
-                                   translations={"fr-CA": {"title": "Sortie #1"}})],
+            outputs=[LiteralOutput("out", "Output #1", abstract="One more.", data_type="integer",
+                                   translations={"fr-CA": {"title": "Sortie #1", "abstract": "Un de plus."}})],
             translations={"fr-CA": {"title": "Processus traduit", "abstract": "En français."},
                           "de-DE": {"title": "Übersetzter Prozess"}})
 

@@ -8,8 +8,9 @@ The source distribution is unpacked by .ci/run into ``<venv>/src/birdhouse_emu-1
 copy with WPSGATE_EMU_SOURCE).  Without Emu the tests are skipped with a message, except in CI, where
 they fail.  Through Slurm every Execute goes to the scheduler (``scheduler.sync: scheduler``); as Emu's
 processes import xarray and pandas on the node, each job takes several seconds there, so CI runs a
-representative subset of Emu's tests through Slurm (all input and output kinds, a reference input, MetaLink
-files, translations, progress, errors) and the whole suite on the local pool.
+representative subset of Emu's tests through Slurm (all input and output kinds, RawDataOutput answers, a
+reference input, MetaLink files, translations, progress, errors), a smaller one through Grid Engine, and the
+whole suite on the local pool (WPSGATE_EMU_WHOLE_SUITE=1 sends the whole suite through the schedulers).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import sys
 import pytest
 
 from .gateway import GatewayProcess
-from .schedulers import require
+from .schedulers import gridengine_env, require
 
 EMU_SOURCE = os.environ.get("WPSGATE_EMU_SOURCE") or os.path.join(sys.prefix, "src", "birdhouse_emu-1.0.0")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,15 +80,26 @@ def test_emu_suite_on_the_local_pool(tmp_path):
         gateway.stop()
 
 
-def test_emu_tests_with_every_execute_on_slurm(tmp_path):
-    require("slurm")
-    config = emu_config(processing={"mode": "slurm", "parallelprocesses": 1},
+SCHEDULERS = {"slurm": "slurm", "drmaa": "gridengine"}  # processing mode -> the demo scheduler it needs
+GRIDENGINE_SUBSET = ["tests/test_wps_inout.py", "tests/test_wps_wordcounter.py"]  # the Slurm subset's core
+
+
+@pytest.mark.parametrize("mode", list(SCHEDULERS))
+def test_emu_tests_with_every_execute_on_a_scheduler(tmp_path, mode):
+    """Every Execute of the selection runs on the scheduler, RawDataOutput answers included.
+
+    WPSGATE_EMU_WHOLE_SUITE=1 runs Emu's whole suite through the scheduler (several minutes)."""
+    require(SCHEDULERS[mode])
+    config = emu_config(processing={"mode": mode, "parallelprocesses": 1},
                         scheduler={"sync": "scheduler", "poll_interval": 0.5, "nfs_grace": 2.0})
-    gateway = GatewayProcess(str(tmp_path / "gw"), config).start(timeout=120)
+    env = gridengine_env() if mode == "drmaa" else {}
+    gateway = GatewayProcess(str(tmp_path / "gw"), config, env=env).start(timeout=120)
+    whole = os.environ.get("WPSGATE_EMU_WHOLE_SUITE") == "1"
     try:
-        run_emu_tests(gateway, SLURM_SUBSET)
+        run_emu_tests(gateway, ["tests"] if whole else SLURM_SUBSET if mode == "slurm" else GRIDENGINE_SUBSET)
         jobs = gateway.session.get(gateway.base + "/status/", params={"limit": 100}, timeout=30).json()["jobs"]
-        assert jobs and all(job["backend"] == "slurm" for job in jobs), [(j["process"], j["backend"]) for j in jobs]
-        assert {job["process"] for job in jobs} >= {"inout", "wordcounter", "multiple_outputs", "translation"}
+        assert jobs and all(job["backend"] == mode for job in jobs), [(j["process"], j["backend"]) for j in jobs]
+        assert {job["process"] for job in jobs} >= {"inout", "wordcounter"}
+        assert any(not job["async"] for job in jobs)  # the synchronous ones (raw answers among them) too
     finally:
         gateway.stop()

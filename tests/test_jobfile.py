@@ -239,3 +239,18 @@ def test_a_job_payload_is_a_plain_pickle_when_it_can_be_and_dill_when_not():
     with pytest.raises((pickle.PicklingError, AttributeError)):
         pickle.dumps(handler)
     assert dill.loads(job_payload({"spec": 1}, 5.0, process=handler))["process"](None, None) == 42
+
+
+# --- the final record's raw answer ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "..", ".", "a/b", "a\\b", "a\x00b"])
+def test_a_final_record_never_names_a_raw_answer_outside_outputs(tmp_path, name):
+    """result.json is written by the job (anyone with the spool's write access): its raw answer's name
+    is a plain file name inside outputs/, or it is dropped."""
+    from wpsgate.jobs.folder import FinalRecord, JobFolder
+    record = FinalRecord.from_data({"state": "succeeded", "raw_output": name, "raw_mime_type": "text/plain"})
+    assert record.raw_output == ""
+    assert JobFolder(str(tmp_path), new_uuid()).raw_output(record) is None
+    kept = FinalRecord.from_data({"state": "succeeded", "raw_output": "output.txt", "raw_mime_type": "text/plain"})
+    folder = JobFolder(str(tmp_path), new_uuid())
+    assert folder.raw_output(kept) == os.path.join(folder.outputs, "output.txt")

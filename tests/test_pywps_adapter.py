@@ -199,6 +199,7 @@ def test_translations_in_every_document(service, processes):
     assert description.findtext("ows:Abstract", namespaces=NS) == "En français."
     assert description.findtext("DataInputs/Input/ows:Title", namespaces=NS) == "Un nombre"
     assert description.findtext("ProcessOutputs/Output/ows:Title", namespaces=NS) == "Sortie #1"
+    assert description.findtext("ProcessOutputs/Output/ows:Abstract", namespaces=NS) == "Un de plus."
     german = render_capabilities(service.config.metadata, list(processes.values()), "http://x/wps", "de-DE")
     assert "Übersetzter Prozess" in german.decode()
     assert [e.text for e in assert_valid(german).iterfind("wps:Languages/wps:Supported/ows:Language", NS)] == \
@@ -206,6 +207,7 @@ def test_translations_in_every_document(service, processes):
     outcome, _spec, root = run(service, "identifier=pywps_translated&DataInputs=n=1&language=fr-CA")
     assert root.findtext("wps:Process/ows:Title", namespaces=NS) == "Processus traduit"
     assert root.findtext("wps:ProcessOutputs/wps:Output/ows:Title", namespaces=NS) == "Sortie #1"
+    assert root.findtext("wps:ProcessOutputs/wps:Output/ows:Abstract", namespaces=NS) == "Un de plus."
     assert outputs_of(root)["out"].text == "2"
 
 

@@ -210,6 +210,11 @@ def test_sync_execute_on_the_scheduler(fresh_gateway, request):
         assert literal_outputs(assert_valid(response.content)) == {"output": "Hello sync"}
         listing = gateway.session.get(gateway.base + "/status/", timeout=10).json()["jobs"]
         assert listing[0]["backend"] == mode and listing[0]["async"] is False
+        raw = gateway.execute("hello", "name=raw", RawDataOutput="output")  # the bare value, from the node
+        assert raw.status_code == 200 and raw.text == "Hello raw", raw.text
+        assert raw.headers["Content-Type"].startswith("text/plain")
+        listing = gateway.session.get(gateway.base + "/status/", timeout=10).json()["jobs"]
+        assert listing[0]["backend"] == mode and listing[0]["status"] == "succeeded"
         local = gateway.execute("nap", "delay=0.01")  # not configured: runs on the local pool
         assert literal_outputs(assert_valid(local.content)) == {"output": "done sleeping"}
 

@@ -104,6 +104,8 @@ class FinalRecord:
     host: str = ""
     peak_memory_mb: float | None = None
     cpu_seconds: float | None = None
+    raw_output: str = ""  # a RawDataOutput answer: its file's name in outputs/ ...
+    raw_mime_type: str = ""  # ... and its media type, for a gateway that did not run the job
 
     @classmethod
     def from_data(cls, data: Any) -> "FinalRecord | None":
@@ -112,7 +114,8 @@ class FinalRecord:
         if not isinstance(data, dict) or not isinstance(data.get("state"), str):
             return None
         kinds = {"message": str, "started": str, "finished": str, "exit": int, "interrupted": bool, "signal": int,
-                 "traceback": str, "host": str, "peak_memory_mb": (int, float), "cpu_seconds": (int, float)}
+                 "traceback": str, "host": str, "peak_memory_mb": (int, float), "cpu_seconds": (int, float),
+                 "raw_output": str, "raw_mime_type": str}
         values: dict[str, Any] = {"state": data["state"]}
         for name, kind in kinds.items():
             value = data.get(name)
@@ -121,10 +124,17 @@ class FinalRecord:
         outputs = data.get("outputs")
         if isinstance(outputs, list):
             values["outputs"] = [item for item in outputs if isinstance(item, str)]
+        if not is_plain_name(values.get("raw_output", "")):  # a name inside outputs/, never a path
+            values.pop("raw_output", None)
         return cls(**values)
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), indent=1).encode()
+
+
+def is_plain_name(name: str) -> bool:
+    """A file name without a folder part (nor ``.``/``..``): what a record may name inside outputs/."""
+    return bool(name) and "/" not in name and "\\" not in name and "\0" not in name and name not in (".", "..")
 
 
 class JobFolder:
@@ -186,6 +196,10 @@ class JobFolder:
         atomic_write(self.result, record.to_json(), durable=True)
         if document is not None:
             self.write_status(document, durable=True)
+
+    def raw_output(self, record: FinalRecord) -> str | None:
+        """The path of the RawDataOutput file ``record`` names, None when it names none."""
+        return os.path.join(self.outputs, record.raw_output) if record.raw_output else None
 
     def read_final(self) -> FinalRecord | None:
         """The final record, or None when there is none (yet) or it is not one."""

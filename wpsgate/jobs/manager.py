@@ -6,8 +6,8 @@ Its public API (used by the WPS service and the JSON job API; keep it stable):
 ``read(function, *args)`` with ``store.list``/``store.get``/``store.count``, ``cleanup_expired()``,
 ``observers`` (every lifecycle transition, see jobs.events), ``start()`` and ``close()``.
 
-It picks a runner for each job (raw outputs and synchronous jobs on the inline runner unless
-configured for the scheduler; stored jobs on the async runner) and leaves the rest to the
+It picks a runner for each job (synchronous jobs on the inline runner unless configured for the
+scheduler, raw outputs included; stored jobs on the async runner) and leaves the rest to the
 lifecycle (jobs.lifecycle), which every runner reports to: the engine has no backend branches.
 """
 from __future__ import annotations
@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from typing import Any, Callable
 
 from ..protocol.status import parse_status_document, read_document_state
 from .folder import JobFolder
 from .lifecycle import Job, Lifecycle
-from .runner import JobOutcome, JobSpec
+from .runner import JobOutcome, JobSpec, RawResult
 from .runners import Runner
 from .serial import SerialExecutor
 from .states import ACTIVE_STATES, JobState
@@ -80,8 +81,6 @@ class JobManager:
         return asyncio.get_running_loop().run_in_executor(None, lambda: function(*args))
 
     def _runner_for(self, spec: JobSpec, is_async: bool) -> Runner:
-        if spec.raw:
-            return self.local
         if is_async:
             return self.async_runner
         if self.scheduler is not None and self.sync_on_scheduler(spec.process_identifier):
@@ -134,10 +133,16 @@ class JobManager:
             await runner.cancel(spec.uuid)
             return await self.lifecycle.fail(spec.uuid, spec.context, f"the job did not finish within {timeout:g} s",
                                              0.0)
-        document = await self.io_call(_read_bytes, JobFolder(self.spool, spec.uuid).status)
+        folder = JobFolder(self.spool, spec.uuid)
+        document = await self.io_call(_read_bytes, folder.status)
         state = parse_status_document(document) if document else None
-        return JobOutcome(spec.uuid, state.state if state else "failed", state.message if state else "",
-                          document=document)
+        outcome = JobOutcome(spec.uuid, state.state if state else "failed", state.message if state else "",
+                             document=document)
+        if spec.raw and outcome.state == JobState.SUCCEEDED.value:
+            outcome.raw = await self.io_call(_raw_result, folder)
+            if outcome.raw is None:
+                outcome.state, outcome.message = JobState.FAILED.value, "the job left no raw output in its folder"
+        return outcome
 
     async def _run_inline(self, runner: Runner, job: Job) -> JobOutcome:
         spec = job.spec
@@ -216,6 +221,15 @@ def _keeps_files(outcome: JobOutcome) -> bool:
 def _log_unrecorded(uuid: str, done: "asyncio.Future[None]") -> None:
     if not done.cancelled() and done.exception() is not None:
         log.error("job %s ran but could not be recorded: %s", uuid, done.exception())
+
+
+def _raw_result(folder: JobFolder) -> RawResult | None:
+    """The RawDataOutput a persisted job left, as its final record names it (a regular file only)."""
+    record = folder.read_final()
+    path = folder.raw_output(record) if record is not None else None
+    if path is None or not os.path.isfile(path) or os.path.islink(path):
+        return None
+    return RawResult(record.raw_mime_type or "application/octet-stream", path=path)
 
 
 def _read_bytes(path: str) -> bytes | None:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from ..process import BoundingBox, InputData, Process, ProcessError, WPSRequest, WPSResponse
 from ..process.formats import extension_for
 from ..process.literals import LiteralError
+from ..process.translations import translated
 from ..protocol.documents import (ExceptionInfo, JobStatus, OutputValue, ResponseContext, render_execute_response,
                                   xml_safe)
 from ..protocol.requests import ExecuteRequest
@@ -134,7 +135,7 @@ class _Collector:
     def value(self, choice: OutputChoice, output: Any) -> OutputValue:
         declaration = self.process.output_map[choice.identifier]
         value = OutputValue(identifier=choice.identifier, title=declaration.title, kind=declaration.kind,
-                            abstract=declaration.abstract)
+                            abstract=translated(declaration, "abstract", self.spec.context.language))
         if declaration.kind == "literal":
             value.text = _literal_text(declaration, output.data)
             value.data_type = declaration.dtype.reference
@@ -187,6 +188,19 @@ class _Collector:
             return RawResult(fmt.mime_type, path=target)
         return RawResult(fmt.mime_type, payload=_to_bytes(output.data, fmt.mime_type))
 
+    def raw_file(self, choice: OutputChoice, output: Any, raw: RawResult) -> RawResult:
+        """A raw answer kept in outputs/: a persisted job's answer is read back from its folder by the
+        gateway (a job on a scheduler's node has no other way back)."""
+        declaration = self.process.output_map[choice.identifier]
+        if declaration.kind == "complex":
+            fmt = choice.format or output.data_format or declaration.data_format
+            extension = fmt.extension or extension_for(fmt.mime_type)
+        else:
+            extension = ".txt"
+        target = os.path.join(self.folder.outputs, _file_name(choice.identifier, extension))
+        atomic_write(target, raw.payload or b"", durable=False)
+        return RawResult(raw.mime_type, path=target, encoding=raw.encoding)
+
 
 def _collect(process: Process, spec: JobSpec, response: WPSResponse,
              folder: JobFolder) -> tuple[list[OutputValue], RawResult | None, list[str]]:
@@ -201,6 +215,8 @@ def _collect(process: Process, spec: JobSpec, response: WPSResponse,
             continue
         if spec.raw:
             raw = collector.raw(choice, output)
+            if spec.store and raw.payload is not None:
+                raw = collector.raw_file(choice, output, raw)
         else:
             values.append(collector.value(choice, output))
     return values, raw, collector.files
@@ -276,10 +292,12 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
         status = JobStatus("failed", error.text, error=error)
         outcome = JobOutcome(spec.uuid, "failed", error.text, error=error, started=started, finished=finished)
     outcome.interrupted = interrupted
-    if not spec.raw or error is not None:
+    if not spec.raw or error is not None or spec.store:  # a persisted job's end is read from its document
         outcome.document = render_execute_response(context, status, outputs)
     record = FinalRecord(state=outcome.state, message=outcome.message, started=started.isoformat(),
                          finished=finished.isoformat(), interrupted=interrupted, outputs=files, traceback=details)
+    if raw is not None and raw.path is not None and error is None:
+        record.raw_output, record.raw_mime_type = os.path.basename(raw.path), raw.mime_type
     if finish is not None:
         finish(outcome, record)
     elif spec.store:
