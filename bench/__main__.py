@@ -20,12 +20,12 @@ import traceback
 from typing import Callable
 
 from . import (burst, components, http_figures, jobstore, launcher, machine, ogcapi, peer_env, procs, report,
-               schedulers, throughput)
+               scheduler_accept, schedulers, throughput)
 from .results import Figure, Results
 from .servers import REPO, PywpsServer, WpsgateServer
 from .settings import FULL, QUICK, Settings
 
-PHASES = ("http", "burst", "store", "schedulers", "launcher", "steps", "ogcapi")
+PHASES = ("http", "burst", "store", "schedulers", "accept", "launcher", "steps", "ogcapi")
 
 
 class Run:
@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                             if args.no_start_schedulers else schedulers.ensure_started(run.log))
                 schedulers.scheduler_figures(results, settings, root, run.log, problems)
             run.phase("schedulers", scheduler_phase)
+        if "accept" not in args.skip:
+            run.phase("accepting jobs on each backend", lambda: results.extra.__setitem__(
+                "scheduler_accept", scheduler_accept.measure_all(settings.burst_count, 16, log=run.log)))
         if "launcher" not in args.skip:
             run.phase("joblauncher overhead", lambda: launcher.launcher_figures(results, settings, root, run.log))
         if "steps" not in args.skip:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import ogcapi
+from . import ogcapi, scheduler_accept
 from .results import Figure, Results
 from .stats import fmt
 
@@ -144,6 +144,10 @@ def render(results: Results) -> str:
     if results.extra.get("ogcapi"):
         add("")
         for line in ogcapi.markdown(results.extra["ogcapi"]):
+            add(line)
+    if results.extra.get("scheduler_accept"):
+        add("")
+        for line in scheduler_accept.markdown(results.extra["scheduler_accept"]):
             add(line)
     add("")
     add("## Details")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import re
@@ -37,6 +38,9 @@ from tests.gateway import GatewayProcess  # noqa: E402
 
 HOLD = {"slurm": "--hold", "drmaa": "-h"}
 SCHEDULER = {"slurm": "slurm", "drmaa": "gridengine"}
+SEQUENTIAL = 200  # accepts one after another, for the latency figures
+TARGET_P50_MS = 5.0  # on every backend
+TARGET_BURST_PER_S = 300.0  # on Slurm and on Grid Engine
 QUERY = "service=WPS&version=1.0.0&request=Execute&identifier=hello&storeExecuteResponse=true&DataInputs=name=b"
 
 
@@ -64,6 +68,24 @@ async def _burst(url: str, count: int, connections: int) -> tuple[dict, float]:
     return results, started
 
 
+def _sequential_accepts(url: str, count: int) -> list[float]:
+    """Milliseconds of ``count`` async Executes one after another on one keep-alive connection
+    (http.client: the client's own cost per request stays well below a millisecond)."""
+    host, port, target = split_url(url)
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    latencies = []
+    try:
+        for _ in range(count):
+            started = time.perf_counter()
+            connection.request("GET", target)
+            body = connection.getresponse().read()
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert b"ProcessAccepted" in body, body[:300]
+    finally:
+        connection.close()
+    return latencies
+
+
 def measure(mode: str, count: int, connections: int, workdir: str) -> dict:
     config = {"processing": {"mode": mode, "parallelprocesses": 2, "maxqueue": 5000}, "logging": {"level": "INFO"}}
     if mode != "local":
@@ -74,12 +96,7 @@ def measure(mode: str, count: int, connections: int, workdir: str) -> dict:
     database = os.path.join(workdir, "jobs.sqlite")
     url = f"{gateway.wps}?{QUERY}"
     try:
-        latencies = []
-        for _ in range(200):
-            started = time.perf_counter()
-            response = gateway.session.get(url, timeout=30)
-            latencies.append((time.perf_counter() - started) * 1000)
-            assert b"ProcessAccepted" in response.content, response.text[:300]
+        latencies = _sequential_accepts(url, SEQUENTIAL)
         before = _submitted(database)
         results, burst_start = asyncio.run(_burst(url, count, connections))
         burst_seconds = time.monotonic() - burst_start
@@ -98,7 +115,7 @@ def measure(mode: str, count: int, connections: int, workdir: str) -> dict:
     if match:
         calls = json.loads(match[-1][0])
         calls["submission rounds"] = int(match[-1][1])
-    jobs = 200 + results["accepted"]
+    jobs = SEQUENTIAL + results["accepted"]
     if ids:
         _cancel(mode, ids)
     return {"backend": mode, "accept_p50_ms": round(percentile(latencies, 0.5), 2),
@@ -119,6 +136,60 @@ def _cancel(mode: str, ids: list[str]) -> None:
             subprocess.run(["scancel", *chunk], capture_output=True, timeout=120)
         else:
             subprocess.run(["qdel", *chunk], capture_output=True, timeout=120, env={**os.environ, **gridengine_env()})
+
+
+LABELS = {"local": "local (control)", "slurm": "slurm", "drmaa": "drmaa (Grid Engine)"}
+CALL_NAMES = {"slurm": ("sbatch", "squeue", "sacct", "scancel"), "drmaa": ("runBulkJobs", "runJob", "qstat -xml",
+                                                                          "jobStatus", "control")}
+
+
+def markdown(rows: list[dict]) -> list[str]:
+    """The section of docs/benchmarks.md: one row per backend, the targets judged on this run's figures."""
+    lines = ["## Accepting jobs on a scheduler: one lifecycle, batched submission", "",
+             f"`bench/scheduler_accept.py`: {SEQUENTIAL} async Execute of `hello` one after another on one "
+             "connection (accept p50/p99), then a burst from 16 connections (accepted per second, and the seconds "
+             "from the burst's start until every job has its scheduler id in the job table). On the schedulers "
+             "the jobs are held (`--hold`, `-h`) so that submission alone is measured, and cancelled afterwards. "
+             "Scheduler calls are those the gateway made during the whole run, per 1,000 jobs; PyWPS makes one "
+             "`sbatch` or DRMAA `runJob` per job inside the accept: 1,000 per 1,000 jobs. The gateway logs at "
+             "INFO (the default: one lifecycle line per job event).", "",
+             "| backend | accept p50 ms | accept p99 ms | burst | accepted/s | s until every job has its scheduler id "
+             "| scheduler calls per 1,000 jobs | load average |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    verdicts = []
+    for row in rows:
+        if "skipped" in row:
+            lines.append(f"| {LABELS.get(row['backend'], row['backend'])} | {row['skipped']} | | | | | | |")
+            continue
+        calls = row.get("scheduler_calls_per_1000_jobs", {})
+        named = ", ".join(f"{value:g} `{name}`" for name, value in sorted(calls.items(), key=lambda kv: -kv[1]) if value)
+        ids = row.get("seconds_until_all_have_scheduler_ids")
+        lines.append(f"| {LABELS.get(row['backend'], row['backend'])} | {row['accept_p50_ms']:.2f} | "
+                     f"{row['accept_p99_ms']:.1f} | {row['accepted']:,} of {row['burst']:,} | "
+                     f"{row['accepted_per_s']:,.0f} | {'—' if ids is None else f'{ids:.1f}'} | {named or '—'} | "
+                     f"{row['load_average']:.1f} |")
+        p50_met = row["accept_p50_ms"] <= TARGET_P50_MS
+        verdicts.append(f"accept p50 ≤ {TARGET_P50_MS:g} ms on {row['backend']}: {row['accept_p50_ms']:.2f} ms, "
+                        f"{'met' if p50_met else '**missed**'}")
+        if row["backend"] != "local":
+            burst_met = row["accepted_per_s"] >= TARGET_BURST_PER_S
+            verdicts.append(f"burst ≥ {TARGET_BURST_PER_S:g}/s on {row['backend']}: {row['accepted_per_s']:,.0f}/s, "
+                            f"{'met' if burst_met else '**missed**'}")
+    lines += ["", "Targets (this run):", ""] + [f"- {verdict}" for verdict in verdicts] + [""]
+    return lines
+
+
+def measure_all(count: int, connections: int, modes: tuple[str, ...] = ("local", "slurm", "drmaa"),
+                log=print) -> list[dict]:
+    """Every backend in turn (a missing scheduler is a row that says so); for ``make bench``."""
+    rows = []
+    for mode in modes:
+        if mode != "local" and scheduler_problem(SCHEDULER[mode]):
+            rows.append({"backend": mode, "skipped": f"not measured: {scheduler_problem(SCHEDULER[mode])}"})
+            continue
+        with tempfile.TemporaryDirectory() as workdir:
+            rows.append(measure(mode, count, connections, workdir))
+        log(f"  {mode}: accept p50 {rows[-1]['accept_p50_ms']} ms, burst {rows[-1]['accepted_per_s']}/s")
+    return rows
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 
 import pytest
 
@@ -176,6 +177,35 @@ def test_accepting_waits_for_no_scheduler_and_a_batch_submits_what_arrived_toget
     assert kinds.count(Accepted) == 5 and kinds.count(Submitted) == 5
     assert {e.scheduler_id for e in bench.events if isinstance(e, Submitted)} == {bench.row(j).backend_id
                                                                                   for j in jobs}
+
+
+def test_a_job_dismissed_while_its_round_is_on_its_way_is_cancelled_once_its_id_is_known(bench):
+    """The round is in the scheduler's hands (a thread) when the client dismisses the job: the id that
+    comes back is cancelled, the row stays dismissed, and the other job of the round is recorded."""
+    release = threading.Event()
+    plain_submit = bench.fake.submit_many
+
+    def slow_submit(jobs):
+        release.wait(10)
+        return plain_submit(jobs)
+    bench.fake.submit_many = slow_submit
+
+    async def scenario():
+        kept, dismissed = await bench.accept("kept"), await bench.accept("dismissed")
+        round_ = asyncio.create_task(bench.runner._submit_batch())
+        while not bench.runner.in_flight:
+            await asyncio.sleep(0.01)
+        await bench.runner.cancel(dismissed.uuid)
+        await bench.lifecycle.dismissed(dismissed.uuid)
+        release.set()
+        await round_
+        await bench.settle()
+        return kept, dismissed
+
+    kept, dismissed = asyncio.run(scenario())
+    assert bench.row(dismissed).status == "dismissed" and bench.row(kept).backend_id is not None
+    assert bench.fake.cancelled == [bench.fake.known[f"wps-{dismissed.uuid}"]]
+    assert dismissed.uuid not in bench.runner.active and kept.uuid in bench.runner.active
 
 
 def test_a_refusal_after_accept_fails_the_job_with_the_schedulers_message_in_its_document(bench):

@@ -135,6 +135,7 @@ class SchedulerRunner:
         self.rounds = 0
         self.attempts: dict[str, int] = {}
         self.cancelled: set[str] = set()
+        self.in_flight: set[str] = set()  # in a submission round that has not come back yet
         self.wake = asyncio.Event()
         self.counts: collections.Counter = collections.Counter()  # scheduler calls made, by kind (bench/)
         self._tasks: list[asyncio.Task] = []
@@ -245,18 +246,19 @@ class SchedulerRunner:
                 await self.events.fail(job.uuid, job.context, f"the job could not be prepared for the scheduler: "
                                                               f"{exc}", job.expire)
         self.counts["submit_batches"] += 1
-        results = await self._hand_over(cluster_jobs)
+        self.in_flight.update(jobs)
+        try:
+            results = await self._hand_over(cluster_jobs)
+        finally:
+            self.in_flight.difference_update(jobs)
         retry: list[Job] = []
-        recorded = []
+        recorded: dict[str, str] = {}
         for result in results:
             job = jobs[result.uuid]
             if result.scheduler_id is not None:
                 self.attempts.pop(job.uuid, None)
                 self.active[job.uuid] = Tracked(job.uuid, result.scheduler_id, job.context, job.timeout, job.expire)
-                recorded.append(self.events.submitted(job.uuid, result.scheduler_id))
-                if job.uuid in self.cancelled:
-                    self.cancelled.discard(job.uuid)
-                    await self.cancel(job.uuid)
+                recorded[job.uuid] = result.scheduler_id
                 continue
             error = str(result.error).strip() if result.error else "no answer"
             attempt = self.attempts[job.uuid] = self.attempts.get(job.uuid, 0) + 1
@@ -272,7 +274,11 @@ class SchedulerRunner:
                 retry.append(job)
         self.pending.extendleft(reversed(retry))  # first in, first out: the retried go first
         if recorded:
-            await asyncio.gather(*recorded, return_exceptions=True)
+            await asyncio.gather(self.events.submitted_many(recorded), return_exceptions=True)
+        for uuid in recorded:  # dismissed while their round was on its way: cancelled now that they have ids
+            if uuid in self.cancelled:
+                self.cancelled.discard(uuid)
+                await self.cancel(uuid)
         return bool(retry)
 
     async def _hand_over(self, jobs: list[ClusterJob]) -> list[Submission]:
@@ -446,8 +452,8 @@ class SchedulerRunner:
         if job is not None:
             self.counts["cancel"] += 1
             await self.call(self.backend.cancel, job.backend_id)
-        elif any(j.uuid == uuid for j, _ in self.unverified):
-            self.cancelled.add(uuid)  # found or submitted later: cancelled then
+        elif uuid in self.in_flight or any(j.uuid == uuid for j, _ in self.unverified):
+            self.cancelled.add(uuid)  # its id comes back (or is found) later: cancelled then
 
     async def resume(self, jobs: list[tuple[ActiveRow, ResponseContext]]) -> None:
         """Follow again every job with a scheduler id; look up the others by name before submitting them."""

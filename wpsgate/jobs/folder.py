@@ -210,7 +210,10 @@ class JobFolder:
             return None
 
     def write_scheduler_id(self, scheduler_id: str) -> None:
-        atomic_write(self.scheduler_id, scheduler_id.encode(), durable=True)
+        """Atomic, not fsynced: it is written on the thread that also persists new jobs, once per job of
+        every submission round, and the promise is the accept path's (survives a gateway crash, not a
+        power loss; after one, the job is found again by its array's or its own name)."""
+        atomic_write(self.scheduler_id, scheduler_id.encode(), durable=False)
 
     @property
     def batch(self) -> str:

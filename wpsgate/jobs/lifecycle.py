@@ -98,6 +98,8 @@ class RunnerEvents(Protocol):
 
     def submitted(self, uuid: str, scheduler_id: str | None) -> "asyncio.Future[None]": ...
 
+    def submitted_many(self, ids: dict[str, str]) -> "asyncio.Future[None]": ...
+
     def started(self, uuid: str, at: _dt.datetime | None = None) -> "asyncio.Future[None]": ...
 
     def progress(self, uuid: str, message: str, percent: int, document: bytes | None = None) -> None: ...
@@ -173,6 +175,23 @@ class Lifecycle:
         done = self.io_call(self._record_submitted, uuid, scheduler_id)
         self._emit(events.Submitted(uuid, self.runner_of.get(uuid, ""), scheduler_id=scheduler_id))
         return done
+
+    def submitted_many(self, ids: dict[str, str]) -> "asyncio.Future[None]":
+        """A submission round's jobs and their scheduler ids: one I/O call and one transaction for all
+        (the thread that records them also persists the jobs being accepted meanwhile)."""
+        done = self.io_call(self._record_submitted_many, dict(ids))
+        for uuid, scheduler_id in ids.items():
+            self._emit(events.Submitted(uuid, self.runner_of.get(uuid, ""), scheduler_id=scheduler_id))
+        return done
+
+    def _record_submitted_many(self, ids: dict[str, str]) -> None:
+        for uuid, scheduler_id in ids.items():
+            try:
+                JobFolder(self.spool, uuid).write_scheduler_id(scheduler_id)
+            except OSError as exc:  # its folder is gone (dismissed meanwhile): the others are still recorded
+                log.warning("job %s: its scheduler id %s could not be written: %s", uuid, scheduler_id, exc)
+        self.store.update_active_many({uuid: {"backend_id": scheduler_id, "message": "queued in the scheduler"}
+                                       for uuid, scheduler_id in ids.items()})
 
     def _record_submitted(self, uuid: str, scheduler_id: str | None) -> None:
         if scheduler_id is None:
