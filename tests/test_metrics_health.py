@@ -253,6 +253,9 @@ def test_every_job_event_is_logged_and_counted(fresh_gateway, mode):
             sample(before, "wpsgate_job_events_total", event=kind, process="hello", backend=mode) == 1
     assert sample(after, "wpsgate_job_duration_seconds_count", process="hello", backend=mode, state="succeeded") == 1
     assert sample(after, "wpsgate_jobs", state="running", process="hello", backend=mode) == 0
+    if mode != "local":  # the submission, timed (a job that ends before the monitor's round needs no poll)
+        assert sample(after, "wpsgate_scheduler_submit_seconds_count", backend=mode) >= 1
+        assert sample(after, "wpsgate_scheduler_errors_total", backend=mode, operation="submit") == 0
 
 
 def test_failed_dismissed_and_expired_jobs_log_their_lines(fresh_gateway):

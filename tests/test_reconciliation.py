@@ -12,7 +12,7 @@ import pytest
 
 from wpsgate.config import config_from_mapping
 from wpsgate.jobs.cluster import SchedulerRunner, job_name, settings_from_config
-from wpsgate.jobs.events import Accepted, Failed, Progress, Started, Submitted, Succeeded
+from wpsgate.jobs.events import Accepted, Failed, Progress, SchedulerCall, Started, Submitted, Succeeded
 from wpsgate.jobs.folder import FinalRecord, JobFolder
 from wpsgate.jobs.jobfile import load_or_create_key
 from wpsgate.jobs.lifecycle import Job, Lifecycle
@@ -235,6 +235,9 @@ def test_an_unreachable_scheduler_is_retried_then_the_job_is_submitted_once(benc
     job, retry = asyncio.run(scenario())
     assert retry == [True, True, False]
     assert bench.fake.submitted == [job.uuid] and bench.row(job).backend_id
+    calls = [e for e in bench.events if isinstance(e, SchedulerCall)]  # what the metrics time and count
+    assert [(c.kind, c.ok) for c in calls] == [("scheduler_submit", False)] * 2 + [("scheduler_submit", True)]
+    assert all(c.duration >= 0 and c.runner == "fake" for c in calls)
 
 
 def test_a_scheduler_unreachable_for_every_attempt_fails_the_job_saying_so(bench):
@@ -382,6 +385,8 @@ def test_an_unreachable_scheduler_decides_nothing(bench):
 
     job = asyncio.run(scenario())
     assert bench.row(job).status == "accepted" and job.uuid in bench.runner.active
+    polls = [e.ok for e in bench.events if isinstance(e, SchedulerCall) and e.kind == "scheduler_poll"]
+    assert polls == [False, False, False]  # each failed query timed and told (wpsgate_scheduler_errors_total)
 
 
 def test_after_a_restart_jobs_without_an_id_are_found_by_name_or_submitted_exactly_once(bench):

@@ -143,6 +143,19 @@ class SchedulerRunner:
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
         return await self.thread.call(function, *args)
 
+    async def timed_call(self, operation: str, function: Callable[..., Any], *args: Any) -> Any:
+        """``call``, told to the lifecycle's observers as a scheduler call (its duration, whether it worked)."""
+        started = time.monotonic()
+        ok = False
+        try:
+            result = await self.call(function, *args)
+            ok = not (operation == "submit" and isinstance(result, list)
+                      and any(getattr(item, "error", None) is not None for item in result))
+            return result
+        finally:
+            if self.events is not None:
+                self.events.scheduler_call(self.name, operation, time.monotonic() - started, ok)
+
     async def open(self) -> None:
         """Open the backend on its own thread (DRMAA sessions belong to the thread that opened them)."""
         if self.backend is None:
@@ -285,7 +298,7 @@ class SchedulerRunner:
         """Submit one round: as arrays, one per set of jobs that share their resources, where the scheduler
         has them (one command or call for all), else job by job."""
         if not getattr(self.backend, "supports_arrays", False):
-            return await self.call(self.backend.submit_many, jobs)
+            return await self.timed_call("submit", self.backend.submit_many, jobs)
         groups: dict[tuple, list[ClusterJob]] = {}
         for job in jobs:
             groups.setdefault(_shared(job), []).append(job)
@@ -299,7 +312,7 @@ class SchedulerRunner:
                              log=os.path.join(batches_folder(self.spool), name + ".{task}.log"), size=len(members),
                              template=members[0])
             try:
-                ids = await self.call(self.backend.submit_array, array)
+                ids = await self.timed_call("submit", self.backend.submit_array, array)
             except SubmitError as exc:
                 results += [Submission(job.uuid, None, exc) for job in members]
                 continue
@@ -379,7 +392,7 @@ class SchedulerRunner:
         if pending:
             try:
                 self.counts["poll"] += 1
-                states = await self.call(self.backend.poll, list(pending))
+                states = await self.timed_call("poll", self.backend.poll, list(pending))
             except SubmitError as exc:  # the scheduler is unreachable: keep following, decide nothing now
                 log.warning("scheduler query failed: %s", exc)
                 states = {}

@@ -15,6 +15,8 @@ Succeeded       it ended with its outputs
 Failed          it ended without them; ``reason`` says why
 Dismissed       a client dismissed it (its files are removed)
 Expired         its results were removed at the end of their life
+SchedulerCall   a submission or poll command or call (``operation`` submit/poll, its
+                ``duration`` in seconds, ``ok``); ``uuid`` is empty: a call covers many jobs
 ==============  ==================================================================
 """
 from __future__ import annotations
@@ -78,6 +80,17 @@ class Dismissed(JobEvent):
 @dataclass(frozen=True)
 class Expired(JobEvent):
     pass
+
+
+@dataclass(frozen=True)
+class SchedulerCall(JobEvent):
+    operation: str = "submit"  # submit or poll
+    duration: float = 0.0
+    ok: bool = True
+
+    @property
+    def kind(self) -> str:
+        return "scheduler_" + self.operation
 
 
 Observer = Callable[[JobEvent], None]

@@ -100,6 +100,8 @@ class RunnerEvents(Protocol):
 
     def submitted_many(self, ids: dict[str, str]) -> "asyncio.Future[None]": ...
 
+    def scheduler_call(self, runner: str, operation: str, duration: float, ok: bool) -> None: ...
+
     def started(self, uuid: str, at: _dt.datetime | None = None) -> "asyncio.Future[None]": ...
 
     def progress(self, uuid: str, message: str, percent: int, document: bytes | None = None) -> None: ...
@@ -183,6 +185,10 @@ class Lifecycle:
         for uuid, scheduler_id in ids.items():
             self._emit(events.Submitted(uuid, self.runner_of.get(uuid, ""), scheduler_id=scheduler_id))
         return done
+
+    def scheduler_call(self, runner: str, operation: str, duration: float, ok: bool) -> None:
+        """A submission or poll the runner made (for the metrics; nothing is recorded)."""
+        self._emit(events.SchedulerCall("", runner, operation=operation, duration=duration, ok=ok))
 
     def _record_submitted_many(self, ids: dict[str, str]) -> None:
         for uuid, scheduler_id in ids.items():

@@ -18,7 +18,8 @@ def monitoring_event(event: Any) -> JobEvent:
                     backend=getattr(event, "runner", "") or "",
                     scheduler_id=getattr(event, "scheduler_id", None) or "",
                     reason=getattr(event, "reason", "") or getattr(event, "message", "") or "",
-                    percent=percent if isinstance(percent, int) else None)
+                    percent=percent if isinstance(percent, int) else None,
+                    duration=float(getattr(event, "duration", 0.0) or 0.0), ok=bool(getattr(event, "ok", True)))
 
 
 def forward_to(observers: Iterable[Callable[[JobEvent], None]]) -> Callable[[Any], None]:
