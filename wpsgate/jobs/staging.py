@@ -81,6 +81,13 @@ class PolicyResolver(Resolver):
         return permitted
 
 
+def policy_bound_client(allowed_networks: Sequence[str], max_clients: int) -> AsyncHTTPClient:
+    """An HTTP client of its own whose every connection (redirects included) goes only where the address
+    policy allows: what fetches input references and what posts OGC API callbacks share it."""
+    return AsyncHTTPClient(force_instance=True, max_clients=max(1, max_clients),
+                           resolver=PolicyResolver(allowed=parse_networks(allowed_networks)))
+
+
 class ReferenceDenied(Exception):
     """A reference whose address the policy refuses."""
 
@@ -102,8 +109,7 @@ class Stager:
         self.timeout = timeout
         self.per_request = max(1, per_request)
         self.downloads = asyncio.Semaphore(max(1, max_downloads))
-        self.client = AsyncHTTPClient(force_instance=True, max_clients=max(1, max_downloads),
-                                      resolver=PolicyResolver(allowed=parse_networks(allowed_networks)))
+        self.client = policy_bound_client(allowed_networks, max_downloads)
 
     def close(self) -> None:
         self.client.close()

@@ -17,10 +17,10 @@ import os
 import time
 from typing import Any
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import HTTPRequest
 
 from ..jobs.folder import JobFolder
-from ..jobs.staging import PolicyResolver, parse_networks
+from ..jobs.staging import policy_bound_client
 from .execute import Subscriber
 from .problems import JOB_RESULTS_FAILED, SERVER_BUSY, Problem
 from .results import NoResults, results_from_document
@@ -41,8 +41,7 @@ class CallbackSender:
         self.poll = poll
         self.max_follow_seconds = max_follow_seconds
         self.tasks: set[asyncio.Task] = set()
-        self.client = AsyncHTTPClient(force_instance=True, max_clients=8,
-                                      resolver=PolicyResolver(allowed=parse_networks(allowed_networks)))
+        self.client = policy_bound_client(allowed_networks, 8)
 
     def check_room(self) -> None:
         if len(self.tasks) >= MAX_FOLLOWED:
