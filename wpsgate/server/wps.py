@@ -115,10 +115,12 @@ class WPSHandler(OWSHandler):
 
     async def _answer(self, parse: Any) -> None:
         try:
+            access = access_of(self)
+            if access is not None and not access.identity.public_capabilities:
+                await require_caller(self)  # every operation needs a caller: before anything is parsed
             request = parse()
             catalogue = isinstance(request, (GetCapabilitiesRequest, DescribeProcessRequest))
-            access = access_of(self)
-            if access is not None and not (catalogue and access.identity.public_capabilities):
+            if access is not None and not catalogue:
                 await require_caller(self)
             answer: Answer = await (self.service.handle(request) if catalogue
                                     else self.service.handle(request, caller=with_address(self)))
