@@ -125,3 +125,17 @@ def test_audit_lines_carry_their_fields_and_cannot_be_forged(caplog):
         "job_id": "j1", "reason": "3 jobs queued, the limit is 3"}
     assert json.loads(JsonFormatter().format(second))["user"] == "-"  # identity off
     assert 'client="192.0.2.1"' in second.getMessage()
+
+
+def test_a_token_store_that_is_away_is_store_unavailable_not_a_crash(tmp_path):
+    from wpsgate.jobs.store import StoreUnavailable
+
+    store = TokenStore(create_engine(f"sqlite:///{tmp_path}/t.sqlite"))
+    _, token = store.add("alice")
+
+    async def broken_read(function, *args):
+        raise OSError("database is away")
+
+    identity = Identity(AuthConfig(mode="token"), store, broken_read)
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(identity.resolve({"Authorization": f"Bearer {token}"}, "127.0.0.1", True))

@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from ..config import AuthConfig
 from ..exceptions import NoApplicableCode
+from ..jobs.store import StoreUnavailable
 from .caller import ANONYMOUS, Caller, is_user_name
 from .networks import TrustedProxies
 from .tokens import TokenStore, split_token
@@ -146,7 +147,11 @@ class Identity:
             return found
         token = self._token_text(headers.get("Authorization", ""), required)
         assert token is not None and self.tokens is not None and self.read is not None
-        user = await self.read(self.tokens.verify, token)
+        try:
+            user = await self.read(self.tokens.verify, token)
+        except Exception as exc:  # the database is away: 503 on every front door, not a traceback
+            log.warning("a bearer token could not be checked: %s", exc)
+            raise StoreUnavailable("the token store is unavailable; try again later") from None
         self._remember(hashlib.sha256(token.encode("ascii")).hexdigest(), user)
         return self._token_caller(user, required)
 

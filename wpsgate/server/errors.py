@@ -16,7 +16,7 @@ from tornado import httputil
 
 from ..auth.caller import ANONYMOUS, Caller
 from ..auth.identity import Unauthenticated
-from ..exceptions import NoApplicableCode, OWSException, RequestTooLarge
+from ..exceptions import NoApplicableCode, OWSException, RequestTooLarge, ServerBusy
 from ..jobs.store import StoreUnavailable
 from ..protocol.documents import render_exception_report
 from .active_content import NOSNIFF
@@ -102,6 +102,9 @@ class OWSHandler(EdgeHandler):
         if exc_info and isinstance(exc_info[1], OWSException):
             self.write_ows_exception(exc_info[1])
             return
+        if exc_info and isinstance(exc_info[1], StoreUnavailable):  # e.g. a token could not be checked
+            self.write_ows_exception(ServerBusy(str(exc_info[1])))
+            return
         if status_code >= 500:
             text = "internal server error; the gateway's log has the details"
         elif status_code == 405:
@@ -114,7 +117,7 @@ class OWSHandler(EdgeHandler):
         self.finish(render_exception_report(_CODES.get(status_code, "NoApplicableCode"), text))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, OWSException):
+        if isinstance(value, (OWSException, StoreUnavailable)):
             return
         super().log_exception(typ, value, tb)
 
