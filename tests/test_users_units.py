@@ -139,3 +139,25 @@ def test_a_token_store_that_is_away_is_store_unavailable_not_a_crash(tmp_path):
     identity = Identity(AuthConfig(mode="token"), store, broken_read)
     with pytest.raises(StoreUnavailable):
         asyncio.run(identity.resolve({"Authorization": f"Bearer {token}"}, "127.0.0.1", True))
+
+
+def _handler_classes(base):
+    for sub in base.__subclasses__():
+        yield sub
+        yield from _handler_classes(sub)
+
+
+def test_every_route_is_closed_unless_it_says_otherwise():
+    """A route added later needs a caller until it declares itself public: the open ones are exactly these."""
+    import wpsgate.server.app  # noqa: F401 - imports every handler of the gateway
+    from wpsgate.server.errors import EdgeHandler
+
+    access = {cls.__name__: cls.ACCESS for cls in _handler_classes(EdgeHandler) if cls.__module__.startswith("wpsgate")}
+    assert {name for name, kind in access.items() if kind != "caller"} == {
+        "LiveHandler", "ReadyHandler", "MetricsHandler", "LandingHandler", "ConformanceHandler", "OpenAPIHandler",
+        "ProcessListHandler", "ProcessHandler", "WPSHandler"}
+    assert access["ProcessListHandler"] == access["ProcessHandler"] == "catalogue"
+    assert access["WPSHandler"] == "deferred"  # GetCapabilities/DescribeProcess catalogue, Execute a caller
+    for job_route in ("StatusDocumentHandler", "OutputHandler", "JobListHandler", "JobHandler", "ResultsHandler",
+                      "ExecutionHandler"):
+        assert access[job_route] == "caller", job_route
