@@ -57,7 +57,8 @@ def test_anonymous_requests_to_job_routes_get_401_with_a_challenge(gateway, alic
                "DataInputs": "name=x"}
     for method, url, kwargs in [
             ("GET", gateway.wps, {"params": execute}),
-            ("POST", gateway.wps, {"data": execute_xml("hello", literal("name", "x")), "headers": {"Content-Type": "text/xml"}}),
+            ("POST", gateway.wps, {"data": execute_xml("hello", literal("name", "x")),
+                                   "headers": {"Content-Type": "text/xml"}}),
             ("GET", f"{base}/status/{uuid}.xml", {}), ("GET", href, {}), ("HEAD", href, {}),
             ("GET", f"{base}/status/", {}), ("GET", f"{base}/status/{uuid}", {}),
             ("DELETE", f"{base}/status/{uuid}", {}),

@@ -6,7 +6,6 @@ and auth_request snippet, with a loopback stand-in for the authentication servic
 from __future__ import annotations
 
 import http.server
-import os
 import subprocess
 import threading
 import time
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from .gateway import GatewayProcess, free_port
-from .test_deployment_assets import ETC, certificate, read, tool  # noqa: F401 - certificate is a fixture
+from .test_deployment_assets import certificate, read, tool  # noqa: F401 - certificate is a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # a throw-away cert
 ROOT = {"X-Remote-User": "root"}

@@ -33,7 +33,8 @@ def wait_succeeded(gateway: GatewayProcess, location: str, headers: dict[str, st
                 final.find("wps:Status/wps:ProcessFailed", NS) is not None:
             break
         time.sleep(0.1)
-    assert final is not None and final.find("wps:Status/wps:ProcessSucceeded", NS) is not None, etree.tostring(final)[:800]
+    assert final is not None and final.find("wps:Status/wps:ProcessSucceeded", NS) is not None, \
+        etree.tostring(final)[:800]
     return final
 
 

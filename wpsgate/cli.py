@@ -144,8 +144,8 @@ async def serve(config: Config) -> None:
         for sock in sockets:
             sock.close()
         raise
-    # No xheaders: nothing reads the client's address, and its check costs a getaddrinfo per request;
-    # the public URLs come from server.url, not from X-Forwarded-* headers.
+    # No xheaders: its check costs a getaddrinfo per request; the public URLs come from server.url, and
+    # X-Forwarded-For is read (for the audit log) only from auth.trusted_proxies (wpsgate.auth.networks).
     observe = gateway.metrics.observe_http if gateway.metrics is not None else None
     gate = gateway.access.memory_gate() if gateway.access is not None else None
     server = GatewayHTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers, gateway.documents,

@@ -18,8 +18,8 @@ UNKNOWN = object()  # no such job in the table
 class JobOwners:
     """uuid -> owner (None for jobs from before identity was on), bounded, oldest forgotten first."""
 
-    def __init__(self, read: Callable[..., Awaitable[Any]] | None = None, get_record: Callable[[str], Any] | None = None,
-                 max_entries: int = MAX_REMEMBERED) -> None:
+    def __init__(self, read: Callable[..., Awaitable[Any]] | None = None,
+                 get_record: Callable[[str], Any] | None = None, max_entries: int = MAX_REMEMBERED) -> None:
         self.read = read  # the engine's worker-thread read
         self.get_record = get_record  # store.get
         self.max_entries = max_entries

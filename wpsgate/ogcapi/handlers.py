@@ -37,8 +37,7 @@ from .links import link
 from .negotiation import wants_html
 from .problems import (JOB_RESULTS_FAILED, NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, PROBLEM_CONTENT_TYPE,
                        RESULT_NOT_READY, SERVER_BUSY, SERVER_ERROR, UNAUTHORIZED, UNSUPPORTED_MEDIA_TYPE, Problem,
-                       from_ows,
-                       invalid, no_such_job, no_such_process)
+                       from_ows, invalid, no_such_job, no_such_process)
 from .results import NoResults, raw_value, results_from_document
 from .status import STATUS_FROM_STATE, has_results, states_for, status_info
 

@@ -34,8 +34,8 @@ _BY_OWS_CODE = {
     "ServerBusy": SERVER_BUSY, "NoApplicableCode": SERVER_ERROR, "NotEnoughStorage": SERVER_BUSY,
     "OperationNotSupported": INVALID_PARAMETER, "VersionNegotiationFailed": INVALID_PARAMETER,
 }
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-           414: "URI Too Long", 415: "Unsupported Media Type", 500: "Internal Server Error",
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+           413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
 

@@ -47,7 +47,8 @@ class StatusDocumentHandler(OWSHandler):
         if not is_job_id(uuid):
             raise not_found("no such job")
         gone = f"job {uuid} has no status document (unknown, dismissed or expired)"
-        if access_of(self) is not None and not await may_see(self, uuid):  # another user's job is answered as an unknown one
+        # another user's job is answered as an unknown one
+        if access_of(self) is not None and not await may_see(self, uuid):
             raise not_found(gone)
         path = JobFolder(self.spool, uuid).status
         try:
