@@ -161,3 +161,12 @@ def test_every_route_is_closed_unless_it_says_otherwise():
     for job_route in ("StatusDocumentHandler", "OutputHandler", "JobListHandler", "JobHandler", "ResultsHandler",
                       "ExecutionHandler"):
         assert access[job_route] == "caller", job_route
+
+
+def test_token_mode_also_believes_a_trusted_proxy_and_a_token_before_it():
+    identity = Identity(AuthConfig(mode="token", trusted_proxies=("127.0.0.1/32",)))
+    assert identity.resolve_now({"X-Remote-User": "alice"}, "127.0.0.1", True).user == "alice"
+    assert identity.resolve_now({"X-Remote-User": "alice"}, "192.0.2.1", True) is None
+    # a token is checked when one is sent, whatever the header says
+    sent = {"X-Remote-User": "alice", "Authorization": "Bearer wpsg_0123456789abcdef_" + "A" * 43}
+    assert identity.resolve_now(sent, "127.0.0.1", True) is PENDING

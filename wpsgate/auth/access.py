@@ -52,6 +52,6 @@ class Access:
                 return False
             if caller is None or caller is PENDING:
                 return False
-            uuid = path[len(STATUS_PREFIX):].split(".", 1)[0]
-            return caller.may_see(owners.known(uuid)) if owners.known(uuid) is not UNKNOWN else False
+            owner = owners.known(path[len(STATUS_PREFIX):].split(".", 1)[0])
+            return owner is not UNKNOWN and caller.may_see(owner)
         return gate

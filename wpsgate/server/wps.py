@@ -120,7 +120,7 @@ class WPSHandler(OWSHandler):
                 await require_caller(self)  # every operation needs a caller: before anything is parsed
             request = parse()
             catalogue = isinstance(request, (GetCapabilitiesRequest, DescribeProcessRequest))
-            if access is not None and not catalogue:
+            if access is not None and not catalogue and self.caller.user is None:
                 await require_caller(self)
             answer: Answer = await (self.service.handle(request) if catalogue
                                     else self.service.handle(request, caller=with_address(self)))
