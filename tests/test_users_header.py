@@ -176,8 +176,16 @@ def test_owners_survive_a_restart_and_expiry_removes_the_owners_results(fresh_ga
     final = wait_succeeded(first, kept_location, ALICE)
     href = output_href(final)
     _, expiring = async_job(first, ALICE, "hello", "name=short")
+    _, interrupted = async_job(first, ALICE, "sleep", "delay=5")
+    wait_for(lambda: requests.get(f"{first.base}/status/{interrupted}", headers=ALICE, timeout=30).json()["status"]
+             == "started", 20, "the sleep job did not start")
     first.stop()
     again = fresh_gateway(config, workdir=str(tmp_path / "gw"), port=first.port)
+    # the job that was running is recovered (and failed, as on the local pool) as alice's; its audit line,
+    # written by a gateway that never saw it accepted, names her from the job table
+    wait_for(lambda: f'job failed: job={interrupted} user="alice"' in again.log(), 20,
+             f"no audit line for the recovered job:\n{again.log(3000)}")
+    assert requests.get(f"{again.base}/status/{interrupted}", headers=BOB, timeout=30).status_code == 404
     # nothing is remembered in memory now: the owners come from the job table
     assert_hidden_from(again, kept, href.rsplit("/", 1)[1], BOB)
     assert_visible_to(again, kept, href, ALICE)
