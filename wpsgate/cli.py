@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                                                               "and say what has no equivalent")
     from_pywps.add_argument("pywps_cfg", metavar="PYWPS_CFG")
     from_pywps.add_argument("--output", "-o", metavar="FILE", help="write the YAML here (default: stdout)")
+    from .auth.token_cli import add_parser as add_token_parser
+
+    add_token_parser(commands)
     return parser
 
 
@@ -141,11 +144,13 @@ async def serve(config: Config) -> None:
         for sock in sockets:
             sock.close()
         raise
-    # No xheaders: nothing reads the client's address, and its check costs a getaddrinfo per request;
-    # the public URLs come from server.url, not from X-Forwarded-* headers.
+    # No xheaders: its check costs a getaddrinfo per request; the public URLs come from server.url, and
+    # X-Forwarded-For is read (for the audit log) only from auth.trusted_proxies (wpsgate.auth.networks).
     observe = gateway.metrics.observe_http if gateway.metrics is not None else None
+    gate = gateway.access.memory_gate() if gateway.access is not None else None
     server = GatewayHTTPServer(CachedAnswerDelegate(gateway.app, gateway.answers, gateway.documents,
-                                                    cors=CorsPolicy(config.server.cors_origins), observe=observe),
+                                                    cors=CorsPolicy(config.server.cors_origins), observe=observe,
+                                                    gate=gate),
                                limits=limits)
     server.add_sockets([sock for sock in sockets if sock not in metrics_sockets])
     servers = [server]
@@ -180,6 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .pywps_config import run as from_pywps
 
         return from_pywps(args.pywps_cfg, args.output)
+    if args.command == "token":
+        from .auth.token_cli import run as run_token
+
+        try:
+            return run_token(args, _overrides(args))
+        except ConfigError as exc:
+            print(f"wpsgate: configuration error: {exc}", file=sys.stderr)
+            return 2
     if args.command != "serve":
         parser.print_help()
         return 2

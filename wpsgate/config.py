@@ -191,6 +191,19 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    """Who is calling (see wpsgate.auth): no identity, a trusted front end's header, or bearer tokens."""
+
+    mode: str = "none"  # none | header | token
+    header: str = "X-Remote-User"  # the header a trusted front end sets to the user's name
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs whose header and X-Forwarded-For are believed
+    admins: tuple[str, ...] = ()  # user names with the admin role (every job, user= filters)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group name -> user names
+    public_capabilities: bool = True  # GetCapabilities, DescribeProcess, /processes without identity
+    token_cache_seconds: float = 30.0  # a verified token is believed this long (so revocation takes effect)
+
+
+@dataclass(frozen=True)
 class Config:
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -199,6 +212,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     processes: tuple[str, ...] = ()
 
     @property
@@ -235,6 +249,8 @@ def _convert(value: Any, hint: Any, key: str, is_size: bool = False) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
         item_hint = get_args(hint)[1]
+        if not dataclasses.is_dataclass(item_hint):
+            return {str(name): _convert(item, item_hint, f"{key}.{name}") for name, item in value.items()}
         return {str(name): _build(item_hint, item or {}, f"{key}.{name}.") for name, item in value.items()}
     if origin is tuple:
         if isinstance(value, str):
@@ -330,7 +346,36 @@ def _check(config: Config) -> Config:
                           "to serve /metrics on the main port")
     if not config.metadata.languages:
         raise ConfigError("metadata.languages: at least one language is needed")
+    _check_auth(config.auth)
     return config
+
+
+def _check_auth(auth: AuthConfig) -> None:
+    """The identity mode, the header name, the proxies' CIDRs and the user and group names."""
+    import ipaddress
+
+    from .auth.caller import is_user_name
+
+    if auth.mode not in ("none", "header", "token"):
+        raise ConfigError(f"auth.mode: {auth.mode!r} is not one of none, header, token")
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", auth.header) or auth.header.lower() in ("authorization", "host",
+                                                                                      "x-forwarded-for"):
+        raise ConfigError(f"auth.header: {auth.header!r} is not a header name a front end can set "
+                          "(letters, digits and -; not Authorization, Host or X-Forwarded-For)")
+    for cidr in auth.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(f"auth.trusted_proxies: {cidr!r} is not an address or CIDR") from None
+    for name in auth.admins + tuple(user for users in auth.groups.values() for user in users):
+        if not is_user_name(name):
+            raise ConfigError(f"auth: {name!r} is not a valid user name (1-128 of letters, digits and ._@+-, "
+                              "starting with a letter or digit)")
+    for group in auth.groups:
+        if not is_user_name(group):
+            raise ConfigError(f"auth.groups: {group!r} is not a valid group name")
+    if not 0 <= auth.token_cache_seconds <= 3600:
+        raise ConfigError("auth.token_cache_seconds: must be between 0 and 3600")
 
 
 _ACTIVE_OUTPUTS = ("attachment", "sandbox", "inline")

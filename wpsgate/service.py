@@ -14,6 +14,8 @@ import uuid as _uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .auth import audit
+from .auth.caller import ANONYMOUS, Caller
 from .config import Config
 from .exceptions import InvalidParameterValue, NoApplicableCode, ServerBusy, StorageNotSupported
 from .jobs.folder import JobFolder
@@ -120,8 +122,9 @@ def _references(request: ExecuteRequest) -> dict[tuple[str, int], InputReference
 
 class WPSService:
     def __init__(self, config: Config, processes: dict[str, Process], engine: Any, urls: Urls,
-                 stager: Any = None) -> None:
+                 stager: Any = None, audit_log: audit.AuditLog | None = None) -> None:
         self.config = config
+        self.audit_log = audit_log  # told of each accepted job's owner and client, for its end line
         self.stager = stager
         self.processes = processes
         self.engine = engine
@@ -142,12 +145,12 @@ class WPSService:
         raise InvalidParameterValue(f"language {requested!r} is not supported; supported: "
                                     f"{', '.join(self.languages)}", "language")
 
-    async def handle(self, request: Any) -> Answer:
+    async def handle(self, request: Any, caller: Caller | None = None) -> Answer:
         if isinstance(request, GetCapabilitiesRequest):
             return Answer(self._capabilities[self._language(request.language)])
         if isinstance(request, DescribeProcessRequest):
             return self.describe(request)
-        return await self.execute(request)
+        return await self.execute(request, caller)
 
     def describe(self, request: DescribeProcessRequest) -> Answer:
         cache = self._descriptions[self._language(request.language)]
@@ -195,8 +198,8 @@ class WPSService:
                        raw=request.raw_output is not None, keep_workdir=processing.keep_workdir)
         return process, spec, timeout, expire
 
-    async def execute(self, request: ExecuteRequest) -> Answer:
-        started = await self.start(request)
+    async def execute(self, request: ExecuteRequest, caller: Caller | None = None) -> Answer:
+        started = await self.start(request, caller)
         if started.accepted is not None:
             return Answer(started.accepted)
         outcome = started.outcome
@@ -206,13 +209,31 @@ class WPSService:
                                    started.process.identifier)
         return self._sync_answer(outcome)
 
-    async def start(self, request: ExecuteRequest) -> "Started":
+    async def start(self, request: ExecuteRequest, caller: Caller | None = None) -> "Started":
         """Check, admit, stage and hand over one Execute: what both front doors (WPS, OGC API) share.
 
         An asynchronous job comes back accepted (with the document its status URL serves), a
         synchronous one finished (its outcome); how either is written to the client is the caller's.
+        ``caller`` (anonymous while identity is off) becomes the job's owner; each Execute, accepted
+        or refused, is written to the audit log.
         """
+        caller = caller or ANONYMOUS
+        try:
+            started = await self._start(request, caller)
+        except Exception as exc:
+            reason = getattr(exc, "message", "") or type(exc).__name__
+            audit.executed(caller, str(request.identifier)[:255], "refused", reason=reason)
+            raise
+        spec = started.spec
+        if started.accepted is not None and self.audit_log is not None:
+            self.audit_log.accepted(spec.uuid, caller)  # no await since the hand-over: before the job can end
+        outcome = "accepted" if started.accepted is not None else started.outcome.state if started.outcome else "?"
+        audit.executed(caller, spec.process_identifier, outcome, job_id=spec.uuid)
+        return started
+
+    async def _start(self, request: ExecuteRequest, caller: Caller) -> "Started":
         process, spec, timeout, expire = self.prepare(request)
+        spec.owner = caller.user
         references = _references(request)  # from the request as sent: headers and body, for the stager only
         try:
             if references:

@@ -265,9 +265,13 @@ class JobStore:
         return _record(rows[0]) if rows else None
 
     def list(self, limit: int = 50, offset: int = 0, status: Iterable[str] | None = None,
-             process: str | None = None, before: tuple[_dt.datetime, str] | None = None) -> list[JobRecord]:
-        """Newest first; ``before`` is a cursor (created, uuid) of the last job of the previous page."""
+             process: str | None = None, before: tuple[_dt.datetime, str] | None = None,
+             owner: str | None = None) -> list[JobRecord]:
+        """Newest first; ``before`` is a cursor (created, uuid) of the last job of the previous page;
+        ``owner``: only that user's jobs."""
         query = select(jobs)
+        if owner is not None:
+            query = query.where(jobs.c.owner == owner)
         if status:
             query = query.where(jobs.c.status.in_(list(status)))
         if process:

@@ -18,22 +18,26 @@ from urllib.parse import urlencode
 
 import tornado.web
 
+from ..auth import audit
+from ..auth.caller import is_user_name
+from ..auth.identity import Unauthenticated
 from ..exceptions import OWSException
 from ..jobs.folder import JobFolder, is_job_id
 from ..jobs.store import StoreUnavailable
 from ..server.active_content import output_headers
+from ..server.callers import with_address
 from ..server.errors import EdgeHandler
 from ..server.files import stream_file
 from . import pages
 from .catalogue import dumps
 from .context import APIContext
 from .execute import parse_execute
-from .joblist import JobQuery, cursor_of, list_jobs, parse_cursor, parse_datetime, scope_for, split_values
+from .joblist import JobQuery, JobScope, cursor_of, list_jobs, parse_cursor, parse_datetime, scope_for, split_values
 from .links import link
 from .negotiation import wants_html
 from .problems import (JOB_RESULTS_FAILED, NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, PROBLEM_CONTENT_TYPE,
-                       RESULT_NOT_READY, SERVER_BUSY, SERVER_ERROR, UNSUPPORTED_MEDIA_TYPE, Problem, from_ows,
-                       invalid, no_such_job, no_such_process)
+                       RESULT_NOT_READY, SERVER_BUSY, SERVER_ERROR, UNAUTHORIZED, UNSUPPORTED_MEDIA_TYPE, Problem,
+                       from_ows, invalid, no_such_job, no_such_process)
 from .results import NoResults, raw_value, results_from_document
 from .status import STATUS_FROM_STATE, has_results, states_for, status_info
 
@@ -86,7 +90,10 @@ class APIHandler(EdgeHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
-        if isinstance(exc, Problem):
+        if isinstance(exc, Unauthenticated):
+            self.set_header("WWW-Authenticate", exc.challenge)
+            problem = Problem(UNAUTHORIZED, 401, exc.message, exc.locator)
+        elif isinstance(exc, Problem):
             problem = exc
         elif isinstance(exc, OWSException):
             problem = from_ows(exc)
@@ -112,7 +119,7 @@ class APIHandler(EdgeHandler):
         self.finish(problem.render(self.request.path))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, (Problem, OWSException)):
+        if isinstance(value, (Problem, OWSException)):  # Unauthenticated too
             return
         if isinstance(value, StoreUnavailable):
             log.warning("%s %s: %s", self.request.method, self.request.path, value)
@@ -121,17 +128,23 @@ class APIHandler(EdgeHandler):
 
 
 class LandingHandler(APIHandler):
+    ACCESS = "public"  # links and API metadata only
+
     def get(self) -> None:
         catalogue = self.api.catalogue
         self.send_html(catalogue.landing_html) if self.html_wanted() else self.send_json(catalogue.landing_json)
 
 
 class ConformanceHandler(APIHandler):
+    ACCESS = "public"
+
     def get(self) -> None:
         self.send_json(self.api.catalogue.conformance_json)
 
 
 class OpenAPIHandler(APIHandler):
+    ACCESS = "public"
+
     def get(self) -> None:
         self.send_json(self.api.catalogue.openapi_json, content_type="application/vnd.oai.openapi+json;version=3.0")
 
@@ -146,6 +159,8 @@ def _int_argument(handler: tornado.web.RequestHandler, name: str, low: int, high
 
 
 class ProcessListHandler(APIHandler):
+    ACCESS = "catalogue"  # public when auth.public_capabilities
+
     def get(self) -> None:
         catalogue = self.api.catalogue
         html = self.html_wanted()
@@ -158,6 +173,8 @@ class ProcessListHandler(APIHandler):
 
 
 class ProcessHandler(APIHandler):
+    ACCESS = "catalogue"
+
     def get(self, identifier: str) -> None:
         catalogue = self.api.catalogue
         html = self.html_wanted()
@@ -189,10 +206,9 @@ class ExecutionHandler(APIHandler):
         return Problem(PAYLOAD_TOO_LARGE, 413,
                        f"the request body is larger than the server accepts ({self.api.max_request_size} bytes)")
 
-    def prepare(self) -> None:
-        super().prepare()
+    def prepare(self) -> Any:
         if self.request.method != "POST":
-            return
+            return super().prepare()
         content_type = self.request.headers.get("Content-Type")
         if not is_json_media_type(content_type):
             said = f"Content-Type {content_type[:80]!r}" if content_type else "no Content-Type"
@@ -201,6 +217,7 @@ class ExecutionHandler(APIHandler):
         length = self.request.headers.get("Content-Length")
         if length is not None and length.strip().isdigit() and int(length) > self.api.max_request_size:
             raise self._too_large()
+        return super().prepare()  # the caller (before any of the body is read)
 
     def data_received(self, chunk: bytes) -> None:
         if self.too_large or self._finished:
@@ -226,7 +243,7 @@ class ExecutionHandler(APIHandler):
         if execution.asynchronous and execution.subscriber is not None and execution.subscriber.any:
             callbacks.check_room()
         try:
-            started = await self.api.service.start(execution.request)
+            started = await self.api.service.start(execution.request, with_address(self))
         except OWSException as exc:
             raise from_ows(exc) from None
         spec = started.spec
@@ -324,10 +341,16 @@ class JobListHandler(APIHandler):
         query = JobQuery(processes=tuple(processes), states=states, created_from=created_from,
                          created_to=created_to, limit=limit, before=parse_cursor(cursor) if cursor else None)
         engine = self.api.engine
-        records = await engine.read(list_jobs, engine.store, query, scope_for(self))
+        scope = scope_for(self)
+        if self.caller.admin and self.get_query_argument("user", None) is not None:
+            user = self.get_query_argument("user")
+            if not is_user_name(user):
+                raise invalid("user is not a valid user name", "user")
+            scope = JobScope(owner=user)
+        records = await engine.read(list_jobs, engine.store, query, scope)
         base = self.api.base
         jobs = [status_info(r, base) for r in records]
-        params = [(k, v) for k in ("processID", "status", "type") for v in self.get_query_arguments(k)]
+        params = [(k, v) for k in ("processID", "status", "type", "user") for v in self.get_query_arguments(k)]
         if self.get_query_argument("datetime", None):
             params.append(("datetime", self.get_query_argument("datetime")))
         params.append(("limit", str(limit)))
@@ -367,6 +390,7 @@ class JobHandler(APIHandler):
         record = await self.api.engine.dismiss(job_id)
         if record is None:
             raise no_such_job(job_id)
+        audit.dismissed(with_address(self), job_id, record.process, record.status)
         info = status_info(record, self.api.base)
         self.send_json(info)
 

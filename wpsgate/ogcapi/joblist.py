@@ -1,8 +1,8 @@
 """The job list of this API: the shared job table filtered by process, status, time and scope.
 
-``JobScope`` is the one place where who may see which job is decided: today everyone sees every
-job (no users yet); once jobs have owners, ``scope_for`` returns the caller's scope and both the
-list query and single-job access (``JobScope.permits``) apply it.
+``JobScope`` is the one place where who may see which job is decided: ``scope_for`` returns the
+caller's scope (everything with identity off, or for an admin; the caller's own jobs otherwise) and
+both the list query and single-job access (``JobScope.permits``) apply it.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .problems import invalid
 
 @dataclass(frozen=True)
 class JobScope:
-    """The jobs a caller may see and dismiss (all of them while the gateway has no users)."""
+    """The jobs a caller may see and dismiss: ``owner``'s, or all of them (None)."""
 
     owner: str | None = None
 
@@ -27,8 +27,13 @@ class JobScope:
 
 
 def scope_for(handler: Any) -> JobScope:
-    """The caller's scope: the hook where ownership will be applied, for every job route at once."""
-    return JobScope()
+    """The caller's scope (``handler.caller``, identified in prepare), for every job route at once."""
+    access = handler.settings.get("access")
+    if access is None or not access.on or handler.caller.admin:
+        return JobScope()
+    if handler.caller.user is None:  # a job route without a caller never gets this far; closed if one does
+        return JobScope(owner="\x00nobody")
+    return JobScope(owner=handler.caller.user)
 
 
 @dataclass(frozen=True)

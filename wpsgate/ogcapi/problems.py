@@ -25,6 +25,7 @@ NOT_ALLOWED = EXCEPTIONS + "method-not-allowed"
 UNSUPPORTED_MEDIA_TYPE = EXCEPTIONS + "unsupported-media-type"
 PAYLOAD_TOO_LARGE = EXCEPTIONS + "payload-too-large"
 SERVER_ERROR = EXCEPTIONS + "server-error"
+UNAUTHORIZED = "about:blank"  # no type of the standard; RFC 7807: the HTTP status says it all
 PROBLEM_CONTENT_TYPE = "application/json; charset=utf-8"  # RFC 7807 bodies, typed as Part 1 1.0's OpenAPI types them
 
 _BY_OWS_CODE = {
@@ -33,8 +34,8 @@ _BY_OWS_CODE = {
     "ServerBusy": SERVER_BUSY, "NoApplicableCode": SERVER_ERROR, "NotEnoughStorage": SERVER_BUSY,
     "OperationNotSupported": INVALID_PARAMETER, "VersionNegotiationFailed": INVALID_PARAMETER,
 }
-_TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
-           414: "URI Too Long", 415: "Unsupported Media Type", 500: "Internal Server Error",
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+           413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
 

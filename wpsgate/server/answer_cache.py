@@ -91,8 +91,12 @@ class CachedAnswerDelegate(httputil.HTTPServerConnectionDelegate):
 
     def __init__(self, application: httputil.HTTPServerConnectionDelegate, *caches: AnswerCache,
                  server_header: str = "wpsgate", cors: CorsPolicy | None = None,
-                 observe: Callable[[str, str, int, float], None] | None = None) -> None:
+                 observe: Callable[[str, str, int, float], None] | None = None,
+                 gate: Callable[[str, httputil.HTTPHeaders, str], bool] | None = None) -> None:
         self.application = application
+        # With identity on (wpsgate.auth.access.Access.memory_gate): whether this caller may be answered
+        # from memory; when not, the Application answers (and checks identity and ownership in full).
+        self.gate = gate
         self.observe = observe  # (route, method, status, seconds) of each answer sent from here (metrics)
         self.caches = caches
         self.server_header = server_header
@@ -116,6 +120,11 @@ class CachedAnswerDelegate(httputil.HTTPServerConnectionDelegate):
         self.application.on_close(server_conn)
 
 
+def _peer(connection: Any) -> str:
+    """The TCP peer's address (what RequestHandler's remote_ip is without xheaders)."""
+    return getattr(getattr(connection, "context", None), "remote_ip", "") or ""
+
+
 class _Message(httputil.HTTPMessageDelegate):
     """One request: answered from the cache at its headers, or handed to the Application whole."""
 
@@ -133,6 +142,9 @@ class _Message(httputil.HTTPMessageDelegate):
                 and not (self.outer.cors_enabled and "Origin" in headers)
                 and "text/html" not in headers.get("Accept", "")):  # a browser may be owed HTML (OGC API)
             self.answer = self.outer.lookup(start_line.path)
+            if self.answer is not None and self.outer.gate is not None and not self.outer.gate(
+                    start_line.path, headers, _peer(self.request_conn)):
+                self.answer = None
             if self.answer is not None:
                 if self.outer.observe is not None:
                     self.started = time.perf_counter()

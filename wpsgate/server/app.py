@@ -15,6 +15,8 @@ from ..backends.local import WorkerPool
 from ..backends.local_runner import LocalRunner
 from ..backends.slurm import SlurmBackend
 from .. import ogcapi
+from ..auth.access import Access
+from ..auth.setup import make_access
 from ..config import Config
 from ..jobs.cluster import SchedulerRunner, settings_from_config
 from ..jobs.environment import job_environment
@@ -66,6 +68,7 @@ class Gateway:
     documents: AnswerCache  # the latest status documents of local jobs
     metrics: GatewayMetrics | None = None
     readiness: ReadinessCheck | None = None
+    access: Access | None = None  # identity, job owners and the audit log
 
     async def close(self) -> None:
         callbacks = self.app.settings.get("ogcapi_callbacks")
@@ -106,6 +109,8 @@ async def build_gateway(config: Config) -> Gateway:
     # one INFO line per job event, and the job metrics: observers of every lifecycle transition
     watchers = [LifecycleLog().observe] + ([JobMetrics(metrics.registry).observe] if metrics else [])
     engine.observers.add(forward_to(watchers))
+    access = make_access(config.auth, store, engine)
+    engine.observers.add(access.audit.observe)  # the audit line of each job's end
     await engine.start()
     urls = Urls(config.server.base_url)
     stager = Stager(spool=config.spool, own_base_url=urls.base, allowed_paths=config.server.allowedinputpaths,
@@ -113,12 +118,14 @@ async def build_gateway(config: Config) -> Gateway:
                     timeout=config.server.reference_timeout, max_file_bytes=config.server.maxfileinputsize,
                     max_downloads=config.server.max_downloads,
                     allow_hardlinks=config.server.allow_hardlinked_inputs)
-    service = WPSService(config, processes, engine, urls, MeasuredStager(stager, metrics) if metrics else stager)
+    service = WPSService(config, processes, engine, urls, MeasuredStager(stager, metrics) if metrics else stager,
+                         audit_log=access.audit)
     readiness = readiness_check(config, store, scheduler)
     answers = AnswerCache()
     app = make_app(config, MeasuredService(service, metrics) if metrics else service, engine, urls, answers,
-                   metrics=metrics, readiness=readiness)
-    return Gateway(config, app, engine, pool, store, stager, service, answers, documents, metrics, readiness)
+                   metrics=metrics, readiness=readiness, access=access)
+    return Gateway(config, app, engine, pool, store, stager, service, answers, documents, metrics, readiness,
+                   access)
 
 
 def readiness_check(config: Config, store: JobStore, scheduler: SchedulerRunner | None) -> ReadinessCheck:
@@ -155,7 +162,7 @@ def make_scheduler_runner(config: Config, key: bytes) -> SchedulerRunner:
 
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
              answers: AnswerCache | None = None, metrics: GatewayMetrics | None = None,
-             readiness: ReadinessCheck | None = None) -> tornado.web.Application:
+             readiness: ReadinessCheck | None = None, access: Access | None = None) -> tornado.web.Application:
     spool = config.spool
     # /metrics is here unless it has a listener of its own (metrics.port); health is always here too
     here = metrics if not config.metrics.port else None
@@ -171,7 +178,7 @@ def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
         (r"/outputs/([^/]+)/([^/]+)", OutputHandler, {"spool": spool}),
     ], default_handler_class=NotFoundHandler, debug=False, compress_response=False,
         cors=CorsPolicy(config.server.cors_origins), active_outputs=config.server.active_outputs, metrics=metrics,
-        ogcapi_callbacks=callbacks)
+        ogcapi_callbacks=callbacks, access=access)
 
 
 def make_monitoring_app(config: Config, gateway: Gateway) -> tornado.web.Application:

@@ -14,10 +14,13 @@ from typing import Any
 import tornado.web
 from tornado import httputil
 
-from ..exceptions import NoApplicableCode, OWSException, RequestTooLarge
+from ..auth.caller import ANONYMOUS, Caller
+from ..auth.identity import Unauthenticated
+from ..exceptions import NoApplicableCode, OWSException, RequestTooLarge, ServerBusy
 from ..jobs.store import StoreUnavailable
 from ..protocol.documents import render_exception_report
 from .active_content import NOSNIFF
+from .callers import identify
 from .cors import CorsPolicy
 
 log = logging.getLogger("wpsgate.http")
@@ -38,6 +41,8 @@ class EdgeHandler(tornado.web.RequestHandler):
     """What every route shares: bodies refused unless the method takes one, nosniff, CORS."""
 
     BODY_METHODS: frozenset[str] = frozenset()  # the methods of this route that take a request body
+    ACCESS = "caller"  # who may use this route with identity on (see server.callers); closed by default
+    caller: Caller = ANONYMOUS  # set in prepare
 
     def set_default_headers(self) -> None:
         self.set_header("Server", "wpsgate")
@@ -52,6 +57,7 @@ class EdgeHandler(tornado.web.RequestHandler):
             if not self._implements(self.request.method or ""):
                 raise tornado.web.HTTPError(405)
             self.refuse_body()
+        return identify(self)
 
     def refuse_body(self) -> None:
         """Answer 413 in the route's own error format (the connection then closes, the body unread)."""
@@ -86,6 +92,8 @@ class OWSHandler(EdgeHandler):
     def write_ows_exception(self, exc: OWSException) -> None:
         self.clear()
         self.set_status(exc.http_status)
+        if isinstance(exc, Unauthenticated):
+            self.set_header("WWW-Authenticate", exc.challenge)
         self.set_header("Content-Type", XML_CONTENT_TYPE)
         self.finish(render_exception_report(exc.code, exc.message, exc.locator))
 
@@ -93,6 +101,9 @@ class OWSHandler(EdgeHandler):
         exc_info = kwargs.get("exc_info")
         if exc_info and isinstance(exc_info[1], OWSException):
             self.write_ows_exception(exc_info[1])
+            return
+        if exc_info and isinstance(exc_info[1], StoreUnavailable):  # e.g. a token could not be checked
+            self.write_ows_exception(ServerBusy(str(exc_info[1])))
             return
         if status_code >= 500:
             text = "internal server error; the gateway's log has the details"
@@ -106,7 +117,7 @@ class OWSHandler(EdgeHandler):
         self.finish(render_exception_report(_CODES.get(status_code, "NoApplicableCode"), text))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, OWSException):
+        if isinstance(value, (OWSException, StoreUnavailable)):
             return
         super().log_exception(typ, value, tb)
 
@@ -121,6 +132,10 @@ class JSONHandler(EdgeHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
+        if exc_info and isinstance(exc_info[1], Unauthenticated):
+            self.set_header("WWW-Authenticate", exc_info[1].challenge)
+            self.write_json({"error": exc_info[1].message, "status": 401}, 401)
+            return
         if exc_info and isinstance(exc_info[1], StoreUnavailable):
             self.write_json({"error": "the job store is unavailable; try again later", "status": 503}, 503)
             return
@@ -128,6 +143,8 @@ class JSONHandler(EdgeHandler):
         self.write_json({"error": message, "status": status_code}, status_code)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, Unauthenticated):
+            return
         if isinstance(value, StoreUnavailable):
             log.warning("%s %s: %s", self.request.method, self.request.path, value)
             return

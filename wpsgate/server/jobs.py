@@ -10,7 +10,10 @@ from typing import Any, Callable
 from ..jobs.folder import JobFolder, is_job_id
 from ..jobs.store import JobRecord
 from ..service import status_document_path
+from ..auth import audit
+from ..auth.caller import is_user_name
 from .answer_cache import AnswerCache
+from .callers import access_of, may_see, with_address
 from .errors import XML_CONTENT_TYPE, JSONHandler, OWSHandler, not_found
 from .active_content import NOSNIFF, SANDBOX, output_headers
 from .files import content_type_for, stream_file
@@ -43,11 +46,15 @@ class StatusDocumentHandler(OWSHandler):
     async def get(self, uuid: str) -> None:
         if not is_job_id(uuid):
             raise not_found("no such job")
+        gone = f"job {uuid} has no status document (unknown, dismissed or expired)"
+        # another user's job is answered as an unknown one
+        if access_of(self) is not None and not await may_see(self, uuid):
+            raise not_found(gone)
         path = JobFolder(self.spool, uuid).status
         try:
             body = await asyncio.get_running_loop().run_in_executor(None, _read, path)
         except OSError:  # missing, or not a regular file of its own (a symlink: ELOOP)
-            raise not_found(f"job {uuid} has no status document (unknown, dismissed or expired)") from None
+            raise not_found(gone) from None
         self.set_header("Content-Type", XML_CONTENT_TYPE)
         for name, value in STATUS_HEADERS:
             self.set_header(name, value)
@@ -76,6 +83,8 @@ class OutputHandler(OWSHandler):
     async def _serve(self, uuid: str, name: str, include_body: bool) -> None:
         if not is_job_id(uuid) or not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
             raise not_found("no such output")
+        if access_of(self) is not None and not await may_see(self, uuid):
+            raise not_found("no such output")
         folder = JobFolder(self.spool, uuid).outputs
         path = os.path.join(folder, name)
         real = os.path.realpath(path)
@@ -88,7 +97,8 @@ class OutputHandler(OWSHandler):
         await stream_file(self, real, include_body)
 
 
-def job_json(record: JobRecord, urls: Any) -> dict[str, Any]:
+def job_json(record: JobRecord, urls: Any, with_owner: bool = False) -> dict[str, Any]:
+    """The JSON of one job; ``with_owner`` (for admins) adds who asked for it."""
     outputs = json.loads(record.outputs or "[]") if record.status not in ("expired", "dismissed") else []
     has_document = record.is_async and record.status not in ("expired", "dismissed")
 
@@ -106,11 +116,15 @@ def job_json(record: JobRecord, urls: Any) -> dict[str, Any]:
         "status_location": urls.status_document(record.uuid) if has_document else None,
         "outputs": [urls.outputs(record.uuid) + name for name in outputs],
         "links": {"self": urls.status_json(record.uuid)},
+        **({"owner": record.owner} if with_owner else {}),
     }
 
 
 class JobListHandler(JSONHandler):
-    """GET /status/: jobs newest first, with limit/offset or a cursor, filtered by status and process."""
+    """GET /status/: jobs newest first, with limit/offset or a cursor, filtered by status and process.
+
+    With identity on, a user sees only their own jobs; an admin sees every job, with its owner,
+    and may filter by ``user=``."""
 
     route = "job_list"  # the label of its answers in /metrics
 
@@ -139,13 +153,20 @@ class JobListHandler(JSONHandler):
             except ValueError:
                 self.write_json({"error": "cursor is not valid", "status": 400}, 400)
                 return
+        owner, admin = None, False
+        if access_of(self) is not None:
+            admin = self.caller.admin
+            owner = self.get_query_argument("user", None) if admin else self.caller.user
+            if owner is not None and not is_user_name(owner):
+                self.write_json({"error": "user is not a valid user name", "status": 400}, 400)
+                return
         records = await self.engine.read(self.engine.store.list, limit, offset if not before else 0,
-                                            statuses, process, before)
+                                         statuses, process, before, owner)
         next_cursor = None
         if len(records) == limit:
             last = records[-1]
             next_cursor = f"{last.created.astimezone(_dt.timezone.utc).replace(tzinfo=None).isoformat()}_{last.uuid}"
-        self.write_json({"jobs": [job_json(r, self.urls) for r in records], "limit": limit,
+        self.write_json({"jobs": [job_json(r, self.urls, admin) for r in records], "limit": limit,
                          "offset": offset, "next_cursor": next_cursor})
 
 
@@ -160,14 +181,24 @@ class JobHandler(JSONHandler):
 
     async def get(self, uuid: str) -> None:
         record = await self.engine.read(self.engine.current, uuid) if is_job_id(uuid) else None
-        if record is None:
+        if record is None or not self._permits(record):
             self.write_json({"error": f"no job {uuid}", "status": 404}, 404)
             return
-        self.write_json(job_json(record, self.urls))
+        self.write_json(job_json(record, self.urls, self.caller.admin))
 
     async def delete(self, uuid: str) -> None:
+        if access_of(self) is not None:  # another user's job is answered as an unknown one, and left alone
+            known = await self.engine.read(self.engine.store.get, uuid) if is_job_id(uuid) else None
+            if known is None or not self._permits(known):
+                self.write_json({"error": f"no job {uuid}", "status": 404}, 404)
+                return
         record = await self.engine.dismiss(uuid) if is_job_id(uuid) else None
         if record is None:
             self.write_json({"error": f"no job {uuid}", "status": 404}, 404)
             return
-        self.write_json(job_json(record, self.urls))
+        audit.dismissed(with_address(self), uuid, record.process, record.status)
+        self.write_json(job_json(record, self.urls, self.caller.admin))
+
+    def _permits(self, record: JobRecord) -> bool:
+        access = access_of(self)
+        return access is None or self.caller.may_see(record.owner)

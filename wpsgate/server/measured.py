@@ -43,11 +43,11 @@ class MeasuredService:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.service, name)
 
-    async def handle(self, request: Any) -> Any:
+    async def handle(self, request: Any, caller: Any = None) -> Any:
         if not isinstance(request, ExecuteRequest):
-            return await self.service.handle(request)
+            return await self.service.handle(request, caller)
         watch = Stopwatch()
-        answer = await self.service.handle(request)
+        answer = await self.service.handle(request, caller)
         if request.identifier in self.service.processes:  # only configured identifiers become label values
             self.metrics.observe_execute(request.identifier, bool(request.store_execute_response), watch.seconds)
         return answer

@@ -19,6 +19,8 @@ NO_STORE = ("Cache-Control", "no-store")
 class MetricsHandler(JSONHandler):
     """GET /metrics: the Prometheus text exposition of the gateway's registry."""
 
+    ACCESS = "public"  # unchanged by identity: probes and scrapers carry none
+
     route = "metrics"
 
     def initialize(self, metrics: GatewayMetrics) -> None:
@@ -37,6 +39,8 @@ class MetricsHandler(JSONHandler):
 class LiveHandler(JSONHandler):
     """GET /health/live: answered by the event loop itself, so an answer means the loop turns."""
 
+    ACCESS = "public"  # unchanged by identity: probes and scrapers carry none
+
     route = "health_live"
 
     def get(self) -> None:
@@ -49,6 +53,8 @@ class LiveHandler(JSONHandler):
 
 class ReadyHandler(JSONHandler):
     """GET /health/ready: 200 when the job store and the spool take writes and the scheduler answers, else 503."""
+
+    ACCESS = "public"  # unchanged by identity: probes and scrapers carry none
 
     route = "health_ready"
 

@@ -11,6 +11,7 @@ from ..protocol.requests import DescribeProcessRequest, GetCapabilitiesRequest
 from ..protocol.xml_request import parse_xml
 from ..service import Answer
 from .answer_cache import AnswerCache
+from .callers import access_of, require_caller, with_address
 from .active_content import output_headers
 from .errors import OWSHandler
 from .files import stream_file
@@ -51,6 +52,7 @@ class WPSHandler(OWSHandler):
     """Parses the request, lets the service answer, and writes the answer (or the ExceptionReport)."""
 
     route = "wps"  # the label of its answers in /metrics
+    ACCESS = "deferred"  # GetCapabilities/DescribeProcess may be public, Execute needs a caller: see _answer
 
     SUPPORTED_METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")
     BODY_METHODS = frozenset({"POST"})
@@ -113,8 +115,15 @@ class WPSHandler(OWSHandler):
 
     async def _answer(self, parse: Any) -> None:
         try:
+            access = access_of(self)
+            if access is not None and not access.identity.public_capabilities:
+                await require_caller(self)  # every operation needs a caller: before anything is parsed
             request = parse()
-            answer: Answer = await self.service.handle(request)
+            catalogue = isinstance(request, (GetCapabilitiesRequest, DescribeProcessRequest))
+            if access is not None and not catalogue and self.caller.user is None:
+                await require_caller(self)
+            answer: Answer = await (self.service.handle(request) if catalogue
+                                    else self.service.handle(request, caller=with_address(self)))
         except OWSException as exc:
             self.write_ows_exception(exc)
             return
