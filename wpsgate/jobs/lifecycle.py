@@ -29,6 +29,7 @@ from .runner import JobOutcome, JobSpec
 from .serial import SerialExecutor
 from .states import JobState
 from .store import ActiveRow, JobStore, StoreUnavailable, now
+from .user_limits import UserJobCounts
 
 log = logging.getLogger("wpsgate.jobs")
 
@@ -123,6 +124,9 @@ class Lifecycle:
         self.observers = events.Observers()
         self.runner_of: dict[str, str] = {}  # uuid -> runner name, for the events of unfinished jobs
         self.process_of: dict[str, str] = {}  # uuid -> process identifier, likewise
+        # each user's queued and running jobs, for the per-user limits (jobs.user_limits): kept here, where
+        # every transition passes, so that the accept path never counts rows
+        self.user_jobs = UserJobCounts()
         self._waiters: dict[str, asyncio.Future] = {}
 
     def io_call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
@@ -144,6 +148,7 @@ class Lifecycle:
         did not reach the disk fails on recovery with the reason, instead of every accept paying
         for two fsyncs.  A scheduler's runner asks for ``durable`` writes."""
         accepted = await self.io_call(self.persist_now, job, runner, options)
+        self.user_jobs.add(job.uuid, job.spec.owner)  # already counted when the engine reserved its place
         self.runner_of[job.uuid] = runner
         self.process_of[job.uuid] = job.spec.process_identifier
         if options.documents_in_memory:
@@ -183,6 +188,7 @@ class Lifecycle:
     def started(self, uuid: str, at: _dt.datetime | None = None) -> "asyncio.Future[None]":
         """The job runs: the row says so (awaited by the local pool, so that a restart never runs it again)."""
         done = self.rows.update(uuid, status=JobState.STARTED.value, started=at or now(), message="started")
+        self.user_jobs.started(uuid)
         self._emit(events.Started(uuid, self.runner_of.get(uuid, "")))
         return done
 
@@ -237,6 +243,7 @@ class Lifecycle:
 
     def _ended(self, uuid: str, event: events.JobEvent) -> None:
         self.runner_of.pop(uuid, None)
+        self.user_jobs.ended(uuid)
         waiter = self._waiters.pop(uuid, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -303,6 +310,7 @@ class Lifecycle:
                 resumable.append((row, recovered.context))
                 self.runner_of[row.uuid] = runner.name
                 self.process_of[row.uuid] = recovered.context.process_identifier
+                self.user_jobs.add(row.uuid, row.owner, running=row.status == JobState.STARTED.value)
             except StoreUnavailable:
                 raise
             except Exception as exc:  # whatever a row holds, the gateway starts
