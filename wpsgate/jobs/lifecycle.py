@@ -82,16 +82,20 @@ class JobEnd:
     finished: _dt.datetime | None = None
     outputs: list[str] = field(default_factory=list)
     percent: int | None = None  # None: a failed job keeps the percent it had reached
+    cpu_seconds: float | None = None  # what the job cost (jobs.usage), kept in the row beyond its folder's expiry
+    peak_memory_mb: float | None = None
 
     @classmethod
     def of_outcome(cls, outcome: JobOutcome) -> "JobEnd":
         return cls(JobState(outcome.state), outcome.message, outcome.started, outcome.finished,
-                   list(outcome.output_files))
+                   list(outcome.output_files), cpu_seconds=outcome.cpu_seconds,
+                   peak_memory_mb=outcome.peak_memory_mb)
 
     @classmethod
     def of_record(cls, state: str, message: str, record: FinalRecord | None) -> "JobEnd":
         return cls(JobState(state), message, _parse_time(record.started if record else None), None,
-                   list(record.outputs) if record else [])
+                   list(record.outputs) if record else [], cpu_seconds=_figure(record and record.cpu_seconds),
+                   peak_memory_mb=_figure(record and record.peak_memory_mb))
 
 
 class RunnerEvents(Protocol):
@@ -209,6 +213,10 @@ class Lifecycle:
                                       outputs=json.dumps(end.outputs))
         if end.started is not None:
             values["started"] = end.started
+        if end.cpu_seconds is not None:
+            values["cpu_seconds"] = end.cpu_seconds
+        if end.peak_memory_mb is not None:
+            values["peak_memory_mb"] = end.peak_memory_mb
         if end.state is JobState.SUCCEEDED:
             values["percent"] = 100
         elif end.percent is not None:
@@ -268,7 +276,8 @@ class Lifecycle:
                           finished=finished, expires=finished + _dt.timedelta(seconds=expire),
                           expire_seconds=expire, timeout=timeout, backend=runner, is_async=False,
                           request=request_summary(spec), outputs=json.dumps(outcome.output_files),
-                          owner=spec.owner)
+                          owner=spec.owner, cpu_seconds=_figure(outcome.cpu_seconds),
+                          peak_memory_mb=_figure(outcome.peak_memory_mb))
 
     # --- dismissed and expired --------------------------------------------------------------------------------
 
@@ -328,6 +337,13 @@ def request_summary(spec: JobSpec) -> str:
         "outputs": [{"identifier": o.identifier, "as_reference": o.as_reference} for o in spec.outputs],
         "store": request.store_execute_response, "status": request.status, "lineage": request.lineage,
     })
+
+
+def _figure(value: Any) -> float | None:
+    """A usage figure fit for the row (the final record is written by the job: nothing in it is trusted)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e15:
+        return None
+    return float(value)
 
 
 def _parse_time(value: Any) -> _dt.datetime | None:

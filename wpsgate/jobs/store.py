@@ -48,6 +48,8 @@ jobs = Table(
     Column("outputs", Text, nullable=False, default=""),
     Column("context", LargeBinary),
     Column("owner", String(255)),
+    Column("cpu_seconds", Float),  # what the job cost, from its final record: kept when its folder expires
+    Column("peak_memory_mb", Float),
     Index("ix_jobs_status_created", "status", "created"),
     Index("ix_jobs_process_created", "process", "created"),
     Index("ix_jobs_created", "created"),
@@ -76,6 +78,8 @@ class JobRecord:
     outputs: str
     context: bytes | None = None
     owner: str | None = None
+    cpu_seconds: float | None = None
+    peak_memory_mb: float | None = None
 
 
 @dataclass
