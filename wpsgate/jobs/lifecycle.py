@@ -297,7 +297,10 @@ class Lifecycle:
     def _remove(self, uuid: str, state: JobState, message: str) -> None:
         self.on_document(uuid, None)  # forgotten before the files go, so no poll is answered from memory after
         shutil.rmtree(JobFolder(self.spool, uuid).path, ignore_errors=True)
-        self.store.update(uuid, status=state.value, message=message, finished=now())
+        if state is JobState.EXPIRED:  # the job ended long ago: its end stays what it was (usage reads it)
+            self.store.update(uuid, status=state.value, message=message)
+        else:
+            self.store.update(uuid, status=state.value, message=message, finished=now())
 
     # --- recovery -----------------------------------------------------------------------------------------------
 
