@@ -1,10 +1,10 @@
 """Per-user limits (wpsgate.jobs.user_limits), the lifecycle's per-user counts and the engine's checks.
 
-The unit tests use plain sections and a fake clock; the engine tests drive a real JobManager on the
-local pool with ``spec.owner`` set (the seam that does not need the HTTP identity), and the
-gateway tests (header mode, as configured by the identity part) prove the same end to end:
-A at its limit is refused with ServerBusy naming it, before any reference is downloaded, while B
-is accepted.
+The unit tests use plain sections and a fake clock; the engine tests drive a real WPSService and
+JobManager on the local runner with ``spec.owner`` set (the seam that does not need the HTTP
+identity): A at its limit is refused with ServerBusy naming it, before any reference is
+downloaded, while B is accepted.  tests/test_user_limits_gateway.py proves the same on a real
+gateway in header mode.
 """
 from __future__ import annotations
 
@@ -13,14 +13,11 @@ import logging
 import types
 
 import pytest
-from lxml import etree
 
 from wpsgate.config import ConfigError, config_from_mapping
 from wpsgate.jobs.user_limits import (LimitPolicy, RateBuckets, UserJobCounts, UserLimitReached, UserLimits,
                                       group_lookup)
 
-from .gateway import exception_of, uuid_of, wait_for
-from .test_references import by_reference
 from .test_staging_admission import _Counting, origin, reset  # noqa: F401 - the counting origin fixture
 
 

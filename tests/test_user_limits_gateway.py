@@ -16,7 +16,6 @@ import subprocess
 import sys
 
 import pytest
-import requests
 from lxml import etree
 
 from wpsgate.config import Config
@@ -55,7 +54,7 @@ def test_a_user_at_the_queued_limit_is_refused_before_any_download_while_another
     reset()
     running = as_user(gateway, "alice", "sleep", "delay=0.6", storeExecuteResponse="true", status="true")
     running_location = etree.fromstring(running.content).get("statusLocation")
-    wait_for(lambda: gateway.job(uuid_of(running_location))["status"] == "started", 20, "alice's job did not start",)
+    wait_for(lambda: gateway.job(uuid_of(running_location))["status"] == "started", 20, "alice's job did not start")
     queued = as_user(gateway, "alice", "sleep", "delay=0.05", storeExecuteResponse="true")
     assert queued.status_code == 200, queued.text
     reference = by_reference(origin + "/words.txt")
