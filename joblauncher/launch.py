@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import resource
 import signal
 import socket
 import sys
-import time
 from typing import Any
 
 from wpsgate.jobs.folder import FinalRecord, JobFolder, is_job_id
@@ -65,13 +63,6 @@ def load_job(folder: JobFolder, record: dict) -> LoadedJob:
 
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
-
-
-def _peak_memory_mb() -> float:
-    """The larger of this process's peak and its largest child's (a handler may run external tools)."""
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return round(peak / 1024.0, 1)
 
 
 def write_failure(folder: JobFolder, context: Any, record: FinalRecord) -> None:
@@ -165,7 +156,7 @@ def run_folder(path: str, key_path: str, log: Any = sys.stderr) -> int:
             exit_code = 128 + signals.received
         final.exit, final.signal, final.host = exit_code, signals.received, socket.gethostname()
         final.started, final.finished = started.isoformat(), _now().isoformat()
-        final.peak_memory_mb, final.cpu_seconds = _peak_memory_mb(), round(time.process_time(), 3)
+        # cpu_seconds and peak_memory_mb: the job's own, measured by run_job as on every backend (jobs.usage)
         folder.write_final(final, outcome.document)
 
     outcome = run_job(job.process, job.spec, finish=finish)

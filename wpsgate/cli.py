@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--no-probe", action="store_true", help="skip the probe job")
     doctor.add_argument("--timeout", type=float, default=180.0, metavar="SECONDS",
                         help="how long the probe job may take, queueing included (default 180)")
+    usage = commands.add_parser("usage", help="per user: jobs by outcome, wall and CPU seconds, peak memory")
+    usage.add_argument("--config", "-c", metavar="FILE", help="YAML configuration file (see etc/wpsgate.yml)")
+    usage.add_argument("--workdir", metavar="DIR", help="folder for the job store, spool and signing key")
+    usage.add_argument("--since", metavar="DATE", help="only jobs created since DATE (2026-01-31 or "
+                                                       "2026-01-31T12:00:00Z; UTC when no zone)")
+    usage.add_argument("--user", metavar="USER", help="only the jobs of USER")
+    usage.add_argument("--json", action="store_true", help="print JSON instead of a table")
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", metavar="TOOL")
     from_pywps = config_commands.add_parser("from-pywps", help="write the wpsgate YAML equivalent of a pywps.cfg "
@@ -181,6 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .doctor import run_doctor
 
         return run_doctor(args.config, _overrides(args), probe=not args.no_probe, timeout=args.timeout)
+    if args.command == "usage":
+        from .usage_report import run as usage_report
+
+        overrides = {"server": {"workdir": args.workdir}} if args.workdir else {}
+        return usage_report(args.config, overrides, args.since, args.user, args.json, sys.stdout)
     if args.command == "config" and getattr(args, "config_command", None) == "from-pywps":
         from .pywps_config import run as from_pywps
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import types
 from dataclasses import dataclass, field
-from typing import Any, Mapping, get_args, get_origin, get_type_hints
+from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -204,6 +205,35 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class UserLimitsConfig:
+    """Per-user limits; in ``default`` a missing value (null) means no limit, in an override it means
+    "as the default" (users) or "no say" (groups); 0 means no limit anywhere."""
+
+    queued: int | None = None  # accepted jobs not yet running
+    running: int | None = None  # jobs running (local pool, synchronous jobs included, and on the scheduler)
+    walltime: float | None = None  # seconds: the ceiling of a job's TIMEOUT (a longer one is capped to it)
+    rate: float | None = None  # Execute requests per minute, sustained (token bucket)
+    burst: int | None = None  # Execute requests at once before the rate applies (default: rate, at least 1)
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Per-user limits (they apply to identified users; with identity off only the global limits do)."""
+
+    default: UserLimitsConfig = field(default_factory=UserLimitsConfig)
+    users: dict[str, UserLimitsConfig] = field(default_factory=dict)
+    groups: dict[str, UserLimitsConfig] = field(default_factory=dict)  # groups as in auth.groups
+
+
+@dataclass(frozen=True)
+class AccountingConfig:
+    """How a scheduler job carries its user (the job name and Slurm comment always do, when there is one)."""
+
+    account: str = ""  # a template of the scheduler account, e.g. "{user}" (Slurm --account, Grid Engine -A)
+    accounts: dict[str, str] = field(default_factory=dict)  # user -> account (wins over the template)
+
+
+@dataclass(frozen=True)
 class Config:
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -213,6 +243,8 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    accounting: AccountingConfig = field(default_factory=AccountingConfig)
     processes: tuple[str, ...] = ()
 
     @property
@@ -245,6 +277,10 @@ def _convert(value: Any, hint: Any, key: str, is_size: bool = False) -> Any:
     if is_size:
         return _size(value, key)
     origin = get_origin(hint)
+    if origin in (Union, types.UnionType) and type(None) in get_args(hint):  # optional: null means "not set"
+        if value is None:
+            return None
+        return _convert(value, next(a for a in get_args(hint) if a is not type(None)), key)
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
@@ -347,6 +383,8 @@ def _check(config: Config) -> Config:
     if not config.metadata.languages:
         raise ConfigError("metadata.languages: at least one language is needed")
     _check_auth(config.auth)
+    _check_limits(config.limits)
+    _check_accounting(config.accounting)
     return config
 
 
@@ -376,6 +414,38 @@ def _check_auth(auth: AuthConfig) -> None:
             raise ConfigError(f"auth.groups: {group!r} is not a valid group name")
     if not 0 <= auth.token_cache_seconds <= 3600:
         raise ConfigError("auth.token_cache_seconds: must be between 0 and 3600")
+
+
+def _check_limits(limits: LimitsConfig) -> None:
+    sections = [("limits.default", limits.default)]
+    sections += [(f"limits.users.{name}", value) for name, value in limits.users.items()]
+    sections += [(f"limits.groups.{name}", value) for name, value in limits.groups.items()]
+    for prefix, section in sections:
+        for name in ("queued", "running", "walltime", "rate", "burst"):
+            value = getattr(section, name)
+            if value is not None and (value < 0 or value != value or value == float("inf")):
+                raise ConfigError(f"{prefix}.{name}: must be a number of 0 or more (0: no limit), or null")
+
+
+_ACCOUNT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}")
+
+
+def _check_accounting(accounting: AccountingConfig) -> None:
+    """Accounts reach scheduler command lines: only plain names (no spaces, no leading dash)."""
+    template = accounting.account
+    if template:
+        try:
+            example = template.format(user="user")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"accounting.account: {template!r} is not a template with {{user}} only ({exc})") \
+                from None
+        if not _ACCOUNT.fullmatch(example):
+            raise ConfigError(f"accounting.account: {template!r} does not make an account name "
+                              "(letters, digits, . _ @ -; not starting with - or .)")
+    for user, account in accounting.accounts.items():
+        if not _ACCOUNT.fullmatch(account):
+            raise ConfigError(f"accounting.accounts.{user}: {account!r} is not an account name "
+                              "(letters, digits, . _ @ -; not starting with - or .)")
 
 
 _ACTIVE_OUTPUTS = ("attachment", "sandbox", "inline")

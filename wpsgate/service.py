@@ -16,6 +16,7 @@ from typing import Any
 
 from .auth import audit
 from .auth.caller import ANONYMOUS, Caller
+from .jobs.user_limits import UserLimitReached
 from .config import Config
 from .exceptions import InvalidParameterValue, NoApplicableCode, ServerBusy, StorageNotSupported
 from .jobs.folder import JobFolder
@@ -220,6 +221,9 @@ class WPSService:
         caller = caller or ANONYMOUS
         try:
             started = await self._start(request, caller)
+        except UserLimitReached as exc:  # a user at a limit: the line an operator greps for limits
+            audit.refused(caller, str(request.identifier)[:255], exc.message)
+            raise
         except Exception as exc:
             reason = getattr(exc, "message", "") or type(exc).__name__
             audit.executed(caller, str(request.identifier)[:255], "refused", reason=reason)

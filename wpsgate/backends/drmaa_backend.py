@@ -49,6 +49,8 @@ class DrmaaBackend(ClusterBackend):
                 parts.append(f"-pe smp {int(job.cpus)}")
             if job.queue or self.queue:
                 parts.append(f"-q {job.queue or self.queue}")
+            if job.account:  # qacct's "account" (the job name carries the user)
+                parts.append(f"-A {job.account}")
         else:  # slurm-drmaa takes sbatch options
             if job.walltime:
                 minutes = walltime_minutes(job.walltime)  # slurm-drmaa reads --time as hours:minutes
@@ -59,6 +61,10 @@ class DrmaaBackend(ClusterBackend):
                 parts.append(f"--cpus-per-task={int(job.cpus)}")
             if job.queue or self.queue:
                 parts.append(f"--partition={job.queue or self.queue}")
+            if job.account:
+                parts.append(f"--account={job.account}")
+            if job.comment:
+                parts.append(f"--comment={job.comment}")
         return " ".join(p for p in parts if p)
 
     @property

@@ -7,6 +7,7 @@ job completion log is kept).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import pwd
 import re
@@ -107,6 +108,10 @@ class SlurmBackend(ClusterBackend):
         partition = job.queue or self.partition
         if partition:
             args.append(f"--partition={partition}")
+        if job.account:  # who is charged (sacct's Account); only when configured: a site may have no such accounts
+            args.append(f"--account={job.account}")
+        if job.comment:  # who the job is for, beside the gateway's own user (squeue %k, sacct Comment)
+            args.append(f"--comment={job.comment}")
         args += shlex.split(self.native) + shlex.split(job.native)
         return args + ["--wrap", self.wrap(job.environment, job.command)]
 
@@ -118,12 +123,9 @@ class SlurmBackend(ClusterBackend):
     def array_arguments(self, array: ArrayJob) -> list[str]:
         """sbatch's arguments for an array: the shared resources of ``array.template``, ``--array=0-N``, the
         manifest-reading launcher as the script, and each task's output in ``array.log`` (``%a``)."""
-        job = array.template
         log = array.log.replace("{task}", "%a")
-        args = self.sbatch_arguments(ClusterJob(uuid=job.uuid, name=array.name, command=array.command,
-                                                folder=job.folder, workdir=job.workdir, log=log,
-                                                walltime=job.walltime, memory=job.memory, cpus=job.cpus,
-                                                queue=job.queue, native=job.native, environment=job.environment))
+        args = self.sbatch_arguments(dataclasses.replace(array.template, name=array.name, command=array.command,
+                                                         log=log))
         return [args[0], f"--array=0-{array.size - 1}", *args[1:]]
 
     def submit_array(self, array: ArrayJob) -> list[str]:

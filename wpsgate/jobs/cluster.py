@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from ..config import SchedulerConfig
 from ..exceptions import ServerBusy
 from ..protocol.documents import ResponseContext
 from ..protocol.status import DocumentState, read_document_state
+from .accounting import AccountMap, job_comment, scheduler_user
 from .environment import job_environment
 from .folder import FinalRecord, JobFolder, atomic_write, batches_folder, is_batch_name, is_job_id
 from .jobfile import read_job_file
@@ -74,6 +76,7 @@ class ClusterSettings:
     pythonpath: tuple[str, ...] = ()  # signed into every job file; added to sys.path by the joblauncher
     batch: int = 200  # the most jobs handed to the scheduler in one submission round
     window: float = 0.0  # seconds to wait after a job arrives, gathering a larger round
+    accounts: AccountMap = field(default_factory=AccountMap)  # the scheduler account of each user
 
 
 # Where the joblauncher starts: not the job's folder or its work/ folder (which the job, and so
@@ -83,8 +86,9 @@ class ClusterSettings:
 LAUNCH_DIRECTORY = "/"
 
 
-def settings_from_config(config: SchedulerConfig, key_path: str) -> ClusterSettings:
-    return ClusterSettings(key_path=key_path, python=config.python or sys.executable,
+def settings_from_config(config: SchedulerConfig, key_path: str,
+                         accounts: AccountMap | None = None) -> ClusterSettings:
+    return ClusterSettings(accounts=accounts or AccountMap(), key_path=key_path, python=config.python or sys.executable,
                            poll_interval=config.poll_interval, retries=config.submit_retries,
                            nfs_grace=config.nfs_grace, native=config.native, queue=config.queue,
                            maxjobs=config.maxjobs,
@@ -207,8 +211,11 @@ class SchedulerRunner:
         declared = process.resources
         configured = self.settings.per_process.get(process.identifier)
         walltime = min(job.timeout, configured.walltime) if configured and configured.walltime else job.timeout
+        user = scheduler_user(spec.owner)
         return ClusterJob(
-            uuid=spec.uuid, name=job_name(spec.uuid),
+            uuid=spec.uuid, name=job_name(spec.uuid, spec.owner),
+            user=user, account=self.settings.accounts.account_for(spec.owner),
+            comment=job_comment(user, f"job={spec.uuid}"),
             command=launch_command(self.settings.python, self.settings.key_path, folder.path),
             folder=folder.path, workdir=LAUNCH_DIRECTORY, log=folder.log, walltime=walltime,
             memory=(configured.memory if configured and configured.memory else declared.memory),
@@ -304,13 +311,15 @@ class SchedulerRunner:
             groups.setdefault(_shared(job), []).append(job)
         results: list[Submission] = []
         for members in groups.values():
-            name = f"wps-batch-{_uuid.uuid4().hex}"
+            user = members[0].user  # one array per user and account (_shared): each carries its user
+            name = f"wps-batch-{_uuid.uuid4().hex}" + (f"-{user}" if user else "")
             manifest = os.path.join(batches_folder(self.spool), name + ".txt")
             await self.disk.call(self._write_manifest, name, manifest, [job.uuid for job in members])
+            template = dataclasses.replace(members[0], comment=job_comment(user, f"batch={name}"))
             array = ArrayJob(name=name, manifest=manifest,
                              command=launch_batch_command(self.settings.python, self.settings.key_path, manifest),
                              log=os.path.join(batches_folder(self.spool), name + ".{task}.log"), size=len(members),
-                             template=members[0])
+                             template=template)
             try:
                 ids = await self.timed_call("submit", self.backend.submit_array, array)
             except SubmitError as exc:
@@ -499,7 +508,7 @@ class SchedulerRunner:
     async def _verify_unrecorded(self) -> bool:
         """Jobs persisted before a restart without a scheduler id: the scheduler knows them by name (submitted,
         the id not recorded) or not (never submitted: submitted now).  True when the scheduler cannot be asked."""
-        names = {marker[0] if marker else job_name(job.uuid) for job, marker in self.unverified}
+        names = {marker[0] if marker else job_name(job.uuid, job.spec.owner) for job, marker in self.unverified}
         try:
             self.counts["find"] += 1
             found = await self.call(self.backend.find, sorted(names))
@@ -512,7 +521,7 @@ class SchedulerRunner:
                 array_id = found.get(marker[0])
                 scheduler_id = self.backend.array_task_id(array_id, marker[1]) if array_id else None
             else:
-                scheduler_id = found.get(job_name(job.uuid))
+                scheduler_id = found.get(job_name(job.uuid, job.spec.owner))
             if scheduler_id and self.backend.valid_id(scheduler_id):
                 self.active[job.uuid] = Tracked(job.uuid, scheduler_id, job.context, job.timeout, job.expire)
                 await self.events.submitted(job.uuid, scheduler_id)
@@ -526,15 +535,16 @@ class SchedulerRunner:
         return False
 
 
-def job_name(uuid: str) -> str:
-    """The name a job has in the scheduler, by which a restart finds it."""
-    return f"wps-{uuid}"
+def job_name(uuid: str, owner: str | None = None) -> str:
+    """The name a job has in the scheduler, by which a restart finds it (with its user, when it has one)."""
+    user = scheduler_user(owner)
+    return f"wps-{uuid}-{user}" if user else f"wps-{uuid}"
 
 
 def _shared(job: ClusterJob) -> tuple:
-    """What the jobs of one array must have in common."""
+    """What the jobs of one array must have in common: resources, and the user and account it is charged to."""
     return (job.walltime, job.memory, job.cpus, job.queue, job.native, job.workdir,
-            tuple(sorted(job.environment.items())))
+            tuple(sorted(job.environment.items())), job.user, job.account)
 
 
 def _interrupted(record: FinalRecord | None) -> bool:

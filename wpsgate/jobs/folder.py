@@ -29,7 +29,7 @@ from typing import Any
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-_BATCH = re.compile(r"wps-batch-[0-9a-f]{32}")
+_BATCH = re.compile(r"wps-batch-[0-9a-f]{32}(-[A-Za-z0-9_-]{1,32})?")  # the user's name last, when it has one
 
 
 def is_job_id(value: str) -> bool:

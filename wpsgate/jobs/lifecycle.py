@@ -29,6 +29,7 @@ from .runner import JobOutcome, JobSpec
 from .serial import SerialExecutor
 from .states import JobState
 from .store import ActiveRow, JobStore, StoreUnavailable, now
+from .user_limits import UserJobCounts
 
 log = logging.getLogger("wpsgate.jobs")
 
@@ -81,16 +82,20 @@ class JobEnd:
     finished: _dt.datetime | None = None
     outputs: list[str] = field(default_factory=list)
     percent: int | None = None  # None: a failed job keeps the percent it had reached
+    cpu_seconds: float | None = None  # what the job cost (jobs.usage), kept in the row beyond its folder's expiry
+    peak_memory_mb: float | None = None
 
     @classmethod
     def of_outcome(cls, outcome: JobOutcome) -> "JobEnd":
         return cls(JobState(outcome.state), outcome.message, outcome.started, outcome.finished,
-                   list(outcome.output_files))
+                   list(outcome.output_files), cpu_seconds=outcome.cpu_seconds,
+                   peak_memory_mb=outcome.peak_memory_mb)
 
     @classmethod
     def of_record(cls, state: str, message: str, record: FinalRecord | None) -> "JobEnd":
         return cls(JobState(state), message, _parse_time(record.started if record else None), None,
-                   list(record.outputs) if record else [])
+                   list(record.outputs) if record else [], cpu_seconds=_figure(record and record.cpu_seconds),
+                   peak_memory_mb=_figure(record and record.peak_memory_mb))
 
 
 class RunnerEvents(Protocol):
@@ -127,6 +132,9 @@ class Lifecycle:
         self.observers = events.Observers()
         self.runner_of: dict[str, str] = {}  # uuid -> runner name, for the events of unfinished jobs
         self.process_of: dict[str, str] = {}  # uuid -> process identifier, likewise
+        # each user's queued and running jobs, for the per-user limits (jobs.user_limits): kept here, where
+        # every transition passes, so that the accept path never counts rows
+        self.user_jobs = UserJobCounts()
         self._waiters: dict[str, asyncio.Future] = {}
 
     def io_call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
@@ -148,6 +156,7 @@ class Lifecycle:
         did not reach the disk fails on recovery with the reason, instead of every accept paying
         for two fsyncs.  A scheduler's runner asks for ``durable`` writes."""
         accepted = await self.io_call(self.persist_now, job, runner, options)
+        self.user_jobs.add(job.uuid, job.spec.owner)  # already counted when the engine reserved its place
         self.runner_of[job.uuid] = runner
         self.process_of[job.uuid] = job.spec.process_identifier
         if options.documents_in_memory:
@@ -208,6 +217,7 @@ class Lifecycle:
     def started(self, uuid: str, at: _dt.datetime | None = None) -> "asyncio.Future[None]":
         """The job runs: the row says so (awaited by the local pool, so that a restart never runs it again)."""
         done = self.rows.update(uuid, status=JobState.STARTED.value, started=at or now(), message="started")
+        self.user_jobs.started(uuid)
         self._emit(events.Started(uuid, self.runner_of.get(uuid, "")))
         return done
 
@@ -228,6 +238,10 @@ class Lifecycle:
                                       outputs=json.dumps(end.outputs))
         if end.started is not None:
             values["started"] = end.started
+        if end.cpu_seconds is not None:
+            values["cpu_seconds"] = end.cpu_seconds
+        if end.peak_memory_mb is not None:
+            values["peak_memory_mb"] = end.peak_memory_mb
         if end.state is JobState.SUCCEEDED:
             values["percent"] = 100
         elif end.percent is not None:
@@ -262,6 +276,7 @@ class Lifecycle:
 
     def _ended(self, uuid: str, event: events.JobEvent) -> None:
         self.runner_of.pop(uuid, None)
+        self.user_jobs.ended(uuid)
         waiter = self._waiters.pop(uuid, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -286,7 +301,8 @@ class Lifecycle:
                           finished=finished, expires=finished + _dt.timedelta(seconds=expire),
                           expire_seconds=expire, timeout=timeout, backend=runner, is_async=False,
                           request=request_summary(spec), outputs=json.dumps(outcome.output_files),
-                          owner=spec.owner)
+                          owner=spec.owner, cpu_seconds=_figure(outcome.cpu_seconds),
+                          peak_memory_mb=_figure(outcome.peak_memory_mb))
 
     # --- dismissed and expired --------------------------------------------------------------------------------
 
@@ -306,7 +322,10 @@ class Lifecycle:
     def _remove(self, uuid: str, state: JobState, message: str) -> None:
         self.on_document(uuid, None)  # forgotten before the files go, so no poll is answered from memory after
         shutil.rmtree(JobFolder(self.spool, uuid).path, ignore_errors=True)
-        self.store.update(uuid, status=state.value, message=message, finished=now())
+        if state is JobState.EXPIRED:  # the job ended long ago: its end stays what it was (usage reads it)
+            self.store.update(uuid, status=state.value, message=message)
+        else:
+            self.store.update(uuid, status=state.value, message=message, finished=now())
 
     # --- recovery -----------------------------------------------------------------------------------------------
 
@@ -328,6 +347,7 @@ class Lifecycle:
                 resumable.append((row, recovered.context))
                 self.runner_of[row.uuid] = runner.name
                 self.process_of[row.uuid] = recovered.context.process_identifier
+                self.user_jobs.add(row.uuid, row.owner, running=row.status == JobState.STARTED.value)
             except StoreUnavailable:
                 raise
             except Exception as exc:  # whatever a row holds, the gateway starts
@@ -345,6 +365,13 @@ def request_summary(spec: JobSpec) -> str:
         "outputs": [{"identifier": o.identifier, "as_reference": o.as_reference} for o in spec.outputs],
         "store": request.store_execute_response, "status": request.status, "lineage": request.lineage,
     })
+
+
+def _figure(value: Any) -> float | None:
+    """A usage figure fit for the row (the final record is written by the job: nothing in it is trusted)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e15:
+        return None
+    return float(value)
 
 
 def _parse_time(value: Any) -> _dt.datetime | None:

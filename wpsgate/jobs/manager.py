@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import weakref
 from typing import Any, Callable
 
 from ..protocol.status import parse_status_document, read_document_state
@@ -26,6 +27,7 @@ from .runners import Runner
 from .serial import SerialExecutor
 from .states import ACTIVE_STATES, JobState
 from .store import JobRecord, JobStore, StoreUnavailable, now
+from .user_limits import LimitPolicy, UserLimits
 
 log = logging.getLogger("wpsgate.jobs")
 
@@ -36,10 +38,12 @@ class JobManager:
     def __init__(self, *, store: JobStore, spool: str, key: bytes, io: SerialExecutor, local: Runner,
                  scheduler: Runner | None = None, sync_wait: float = 30.0, cleanup_interval: float = 60.0,
                  sync_on_scheduler: Callable[[str], bool] = lambda identifier: False,
-                 on_document: Callable[[str, bytes | None], None] = lambda uuid, document: None) -> None:
+                 on_document: Callable[[str, bytes | None], None] = lambda uuid, document: None,
+                 limits: LimitPolicy | None = None) -> None:
         """``local`` runs synchronous jobs at once (and stored ones when there is no ``scheduler``);
         ``scheduler``, when given, runs every stored job and the synchronous ones ``sync_on_scheduler``
-        names."""
+        names.  ``limits``: the per-user limits (jobs.user_limits); a refusal is a ``UserLimitReached``
+        (the front door, which knows the client, writes it to the audit log)."""
         self.store = store
         self.spool = spool
         self.io = io
@@ -48,6 +52,10 @@ class JobManager:
         self.sync_on_scheduler = sync_on_scheduler
         self.lifecycle = Lifecycle(store=store, spool=spool, key=key, io=io, on_document=on_document)
         self.observers = self.lifecycle.observers
+        self.user_limits = UserLimits(limits or LimitPolicy(), self.lifecycle.user_jobs)
+        # jobs whose request already counted against their user's request rate at admission (by uuid; an
+        # entry goes with its spec, so a job refused between admission and hand-over leaves nothing behind)
+        self._rate_taken: "weakref.WeakValueDictionary[str, JobSpec]" = weakref.WeakValueDictionary()
         self.local = local
         self.async_runner = scheduler or local
         self.scheduler = scheduler
@@ -94,8 +102,22 @@ class JobManager:
 
         The same rules apply again when the job is handed over (other requests may come between).
         A synchronous job on the local pool waits up to ``sync_wait`` for an idle worker, and lets it go.
+        The owner's limits come first: they are arithmetic, and a user at a limit must not hold a worker.
         """
+        self._check_user(spec)
+        self._rate_taken[spec.uuid] = spec
         await self._runner_for(spec, spec.store).admit(spec.store)
+
+    def _check_user(self, spec: JobSpec) -> None:
+        """The owner's limits (the request rate once per Execute, at its first check); raises UserLimitReached."""
+        self.user_limits.check(spec.owner, take_rate=self._rate_taken.get(spec.uuid) is not spec)
+
+    def _reserve(self, spec: JobSpec, running: bool = False) -> None:
+        """Check the owner's limits as the job is handed over and count it at once (before any await, so
+        that concurrent requests of one user cannot pass the same check together)."""
+        self._check_user(spec)
+        self._rate_taken.pop(spec.uuid, None)
+        self.lifecycle.user_jobs.add(spec.uuid, spec.owner, running=running)
 
     # --- async --------------------------------------------------------------------------------------------
 
@@ -107,9 +129,14 @@ class JobManager:
         """
         runner = self._runner_for(spec, True)
         runner.check_before_persist()
+        self._reserve(spec)
         spec.store = True
-        job = Job(spec, timeout, expire, process)
-        accepted = await self.lifecycle.accept(job, runner.name, runner.persist)
+        job = Job(spec, self.user_limits.walltime(spec.owner, timeout), expire, process)
+        try:
+            accepted = await self.lifecycle.accept(job, runner.name, runner.persist)
+        except BaseException:
+            self.lifecycle.user_jobs.ended(spec.uuid)
+            raise
         runner.submit(job)
         return accepted
 
@@ -119,13 +146,23 @@ class JobManager:
         """Run now and record the finished job: at once on an inline runner (waiting up to sync_wait for
         room), else persisted, submitted and awaited (bounded by the timeout plus scheduling slack)."""
         runner = self._runner_for(spec, False)
+        timeout = self.user_limits.walltime(spec.owner, timeout)
         job = Job(spec, timeout, expire, process, is_async=False)
         if runner.runs_inline:
-            return await self._run_inline(runner, job)
+            self._reserve(spec, running=True)
+            try:
+                return await self._run_inline(runner, job)
+            finally:
+                self.lifecycle.user_jobs.ended(spec.uuid)
         runner.check_before_persist()
+        self._reserve(spec)
         spec.store = True
         ending = self.lifecycle.ending(spec.uuid)
-        await self.lifecycle.accept(job, runner.name, runner.persist)
+        try:
+            await self.lifecycle.accept(job, runner.name, runner.persist)
+        except BaseException:
+            self.lifecycle.user_jobs.ended(spec.uuid)
+            raise
         runner.submit(job)
         try:
             await asyncio.wait_for(asyncio.shield(ending), timeout + SYNC_SCHEDULING_SLACK)

@@ -24,6 +24,7 @@ from ..protocol.documents import (ExceptionInfo, JobStatus, OutputValue, Respons
 from ..protocol.requests import ExecuteRequest
 from .folder import FinalRecord, JobFolder, atomic_write
 from .outputs import OutputChoice
+from .usage import UsageMeter
 
 ProgressCallback = Callable[[str, int, "bytes | None"], None]  # message, percent, the new document
 
@@ -69,6 +70,8 @@ class JobOutcome:
     finished: _dt.datetime | None = None
     output_files: list[str] = field(default_factory=list)
     interrupted: bool = False  # a signal stopped the handler (see FinalRecord.interrupted)
+    cpu_seconds: float | None = None  # what the job cost where it ran (jobs.usage)
+    peak_memory_mb: float | None = None
 
 
 FinishCallback = Callable[[JobOutcome, FinalRecord], None]  # writes the job's end (JobFolder.write_final)
@@ -239,6 +242,7 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
     failed synchronous one (its traceback, for the operator)."""
     folder = JobFolder(spec.spool, spec.uuid).create()
     started = _now()
+    meter = UsageMeter.start()
     context = spec.context
 
     def report(message: str, percent: float | None) -> None:
@@ -292,10 +296,12 @@ def run_job(process: Process, spec: JobSpec, on_progress: ProgressCallback | Non
         status = JobStatus("failed", error.text, error=error)
         outcome = JobOutcome(spec.uuid, "failed", error.text, error=error, started=started, finished=finished)
     outcome.interrupted = interrupted
+    outcome.cpu_seconds, outcome.peak_memory_mb = meter.read()
     if not spec.raw or error is not None or spec.store:  # a persisted job's end is read from its document
         outcome.document = render_execute_response(context, status, outputs)
     record = FinalRecord(state=outcome.state, message=outcome.message, started=started.isoformat(),
-                         finished=finished.isoformat(), interrupted=interrupted, outputs=files, traceback=details)
+                         finished=finished.isoformat(), interrupted=interrupted, outputs=files, traceback=details,
+                         cpu_seconds=outcome.cpu_seconds, peak_memory_mb=outcome.peak_memory_mb)
     if raw is not None and raw.path is not None and error is None:
         record.raw_output, record.raw_mime_type = os.path.basename(raw.path), raw.mime_type
     if finish is not None:

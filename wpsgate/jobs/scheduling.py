@@ -34,6 +34,9 @@ class ClusterJob:
     queue: str | None = None
     native: str = ""
     environment: dict[str, str] = field(default_factory=dict)
+    user: str = ""  # who the job is for, made safe for command lines (jobs.accounting.scheduler_user)
+    account: str = ""  # the scheduler account to charge ('' : the scheduler's default)
+    comment: str = ""  # Slurm's --comment: the user and the job (or array)
 
 
 @dataclass(frozen=True)

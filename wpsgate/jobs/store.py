@@ -48,6 +48,8 @@ jobs = Table(
     Column("outputs", Text, nullable=False, default=""),
     Column("context", LargeBinary),
     Column("owner", String(255)),
+    Column("cpu_seconds", Float),  # what the job cost, from its final record: kept when its folder expires
+    Column("peak_memory_mb", Float),
     Index("ix_jobs_status_created", "status", "created"),
     Index("ix_jobs_process_created", "process", "created"),
     Index("ix_jobs_created", "created"),
@@ -76,6 +78,8 @@ class JobRecord:
     outputs: str
     context: bytes | None = None
     owner: str | None = None
+    cpu_seconds: float | None = None
+    peak_memory_mb: float | None = None
 
 
 @dataclass
@@ -94,6 +98,7 @@ class ActiveRow:
     expire_seconds: float
     context: bytes | None
     problem: str = ""
+    owner: str | None = None  # for the per-user counts (a value that is not a name counts for nobody)
 
 
 _BACKEND_ID = re.compile(r"[A-Za-z0-9._:@\[\]-]{1,64}")
@@ -106,7 +111,7 @@ def _seconds(value: Any) -> float | None:
 
 
 def _active_row(raw: Any) -> ActiveRow:
-    uuid, status, backend_id, timeout, expire, context = raw
+    uuid, status, backend_id, timeout, expire, context, owner = raw
     problems = []
     if not isinstance(uuid, str) or not _UUID_TEXT.fullmatch(uuid):
         problems.append("its id is not a job id")
@@ -124,6 +129,7 @@ def _active_row(raw: Any) -> ActiveRow:
         context = None
     return ActiveRow(uuid=str(uuid), status=str(status), backend_id=backend_id, timeout=_seconds(timeout) or 0.0,
                      expire_seconds=_seconds(expire) or 0.0, context=bytes(context) if context is not None else None,
+                     owner=owner if isinstance(owner, str) and 0 < len(owner) <= 255 else None,
                      problem=("the job's record cannot be read: " + "; ".join(problems)) if problems else "")
 
 
@@ -294,7 +300,7 @@ class JobStore:
         """Every unfinished job (of ``backend``), oldest first, each column read raw and checked
         (no column's type conversion can fail, so no row can stop a restart)."""
         columns = [type_coerce(jobs.c[name], NullType()) for name in
-                   ("uuid", "status", "backend_id", "timeout", "expire_seconds", "context")]
+                   ("uuid", "status", "backend_id", "timeout", "expire_seconds", "context", "owner")]
         query = select(*columns).where(jobs.c.status.in_(ACTIVE_STATES))
         if backend:
             query = query.where(jobs.c.backend == backend)

@@ -18,6 +18,7 @@ from .. import ogcapi
 from ..auth.access import Access
 from ..auth.setup import make_access
 from ..config import Config
+from ..jobs.accounting import AccountMap
 from ..jobs.cluster import SchedulerRunner, settings_from_config
 from ..jobs.environment import job_environment
 from ..jobs.jobfile import load_or_create_key
@@ -25,6 +26,7 @@ from ..jobs.manager import JobManager
 from ..jobs.serial import SerialExecutor
 from ..jobs.staging import Stager
 from ..jobs.store import JobStore
+from ..jobs.user_limits import LimitPolicy
 from ..monitoring.http_metrics import GatewayMetrics
 from ..monitoring.job_events import forward_to
 from ..monitoring.job_metrics import JobMetrics
@@ -104,7 +106,8 @@ async def build_gateway(config: Config) -> Gateway:
                         sync_wait=config.processing.sync_wait,
                         cleanup_interval=config.processing.cleanup_interval,
                         sync_on_scheduler=lambda identifier: sync_mode(config, identifier) == "scheduler",
-                        on_document=status_document_keeper(documents))
+                        on_document=status_document_keeper(documents),
+                        limits=LimitPolicy.from_config(config.limits, auth_groups(config)))
     metrics = GatewayMetrics(__version__) if config.metrics.enabled else None
     # one INFO line per job event, and the job metrics: observers of every lifecycle transition
     watchers = [LifecycleLog().observe] + ([JobMetrics(metrics.registry).observe] if metrics else [])
@@ -139,6 +142,11 @@ def readiness_check(config: Config, store: JobStore, scheduler: SchedulerRunner 
     return ReadinessCheck(probes)
 
 
+def auth_groups(config: Config) -> dict:
+    """``auth.groups`` (group -> user names), for the per-user limits' group overrides; empty without it."""
+    return dict(getattr(getattr(config, "auth", None), "groups", None) or {})
+
+
 def sync_mode(config: Config, identifier: str) -> str:
     """Where a synchronous Execute of ``identifier`` runs in a scheduler mode: local or scheduler."""
     resources = config.scheduler.processes.get(identifier)
@@ -157,7 +165,9 @@ def make_backend_factory(config: Config) -> Callable[[], ClusterBackend]:
 def make_scheduler_runner(config: Config, key: bytes) -> SchedulerRunner:
     key_path = os.path.join(config.workdir, "job.key")
     return SchedulerRunner(backend_factory=make_backend_factory(config), spool=config.spool, key=key,
-                           settings=settings_from_config(config.scheduler, key_path), name=config.processing.mode)
+                           settings=settings_from_config(config.scheduler, key_path,
+                                                         AccountMap.from_config(config.accounting)),
+                           name=config.processing.mode)
 
 
 def make_app(config: Config, service: WPSService, engine: Any, urls: Urls,
