@@ -2,8 +2,8 @@
 
 ``python -m tests.owner_jobs '<json>'`` with ``{"config": {...}, "jobs": [{"user": "alice", "identifier":
 "sleep", "inputs": "delay=0.2"}, ...]}`` builds the gateway exactly as ``wpsgate serve`` does
-(``build_gateway``: job store, runners, scheduler, limits, accounting), sets each job's owner on its
-spec where the identity layer sets it, starts all the requests at once (so that they share a
+(``build_gateway``: job store, runners, scheduler, limits, accounting), gives each request its caller
+as the identity layer would (so the job's owner is that user, however hostile its name), starts all the requests at once (so that they share a
 submission round), waits until every job has ended, and prints one JSON object per job: uuid,
 owner, status and scheduler id.  It runs in its own process because a DRMAA library must be
 loaded with the environment of slurm-demo/gridengine.env from the start.
@@ -17,6 +17,7 @@ import time
 
 from wpsgate.config import config_from_mapping
 from wpsgate.protocol.kvp import parse_kvp
+from wpsgate.auth.caller import Caller
 from wpsgate.server.app import build_gateway
 
 
@@ -24,24 +25,14 @@ async def run(settings: dict) -> list[dict]:
     config = config_from_mapping(settings["config"])
     gateway = await build_gateway(config)
     service = gateway.service
-    prepare = service.prepare
-    owners: dict[int, str | None] = {}
-
-    def as_owner(request):
-        process, spec, timeout, expire = prepare(request)
-        spec.owner = owners[id(request)]
-        return process, spec, timeout, expire
-
-    service.prepare = as_owner
     try:
-        requests = []
+        calls = []
         for job in settings["jobs"]:
             query = (f"service=WPS&request=Execute&version=1.0.0&identifier={job['identifier']}"
                      f"&storeExecuteResponse=true&DataInputs={job.get('inputs', '')}")
-            request = parse_kvp(query)
-            owners[id(request)] = job.get("user")
-            requests.append(request)
-        started = await asyncio.gather(*(service.start(request) for request in requests))
+            caller = Caller(job["user"]) if job.get("user") else None  # as the front door would identify it
+            calls.append(service.start(parse_kvp(query), caller))
+        started = await asyncio.gather(*calls)
         uuids = [s.spec.uuid for s in started]
         deadline = time.monotonic() + settings.get("timeout", 120)
         records = []
