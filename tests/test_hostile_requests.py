@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from html import escape
@@ -29,6 +28,7 @@ import requests
 from lxml import etree
 
 from .gateway import NS, GatewayProcess, literal_outputs
+from .loopback import loopback_server
 from .schemas import assert_valid
 
 WPS_NS = ('xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:ows="http://www.opengis.net/ows/1.1" '
@@ -181,14 +181,9 @@ class _CanaryHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def canary():
     """A loopback HTTP server that records every request: anything the gateway fetches while parsing shows up."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CanaryHandler)
-    server.hits = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_CanaryHandler) as server:
+        server.hits = []
+        yield server
 
 
 # --- XML entities, DTDs and other ways to make the parser read or fetch -------------------------------------

@@ -15,12 +15,12 @@ import json
 import os
 import sqlite3
 import stat
-import threading
 
 import pytest
 from lxml import etree
 
 from .gateway import NS, GatewayProcess, exception_of, uuid_of
+from .loopback import loopback_server
 from .schemas import assert_valid
 
 TOKEN = "Bearer s3cr3t-T0KEN-4f1c9a"
@@ -65,23 +65,15 @@ class _Origin(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def origin():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_Origin) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
 def elsewhere():
     """A second loopback origin (another port: another origin) that records the headers it gets."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_Origin) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,13 @@
 import http.server
 import json
 import os
-import threading
 from urllib.parse import quote
 
 import pytest
 from lxml import etree
 
 from .gateway import NS, exception_of
+from .loopback import loopback_server
 from .schemas import assert_valid
 
 
@@ -48,12 +48,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def origin():
     """A loopback HTTP server that is not the gateway: the source of referenced inputs."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_Handler) as server:
+        yield server.url
 
 
 def counts(response):

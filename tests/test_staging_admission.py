@@ -28,6 +28,7 @@ from wpsgate.registry import load_processes
 from wpsgate.service import Urls, WPSService
 
 from .gateway import exception_of, uuid_of, wait_for
+from .loopback import loopback_server
 from .test_references import by_reference
 
 
@@ -65,12 +66,8 @@ class _Counting(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def origin():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with loopback_server(_Counting) as server:
+        yield server.url
 
 
 def reset(hold_until: int = 0) -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import http.server
 import subprocess
-import threading
 import time
 
 import pytest
 import requests
 
 from .gateway import GatewayProcess, free_port
+from .loopback import loopback_server
 from .test_deployment_assets import certificate, read, tool  # noqa: F401 - certificate is a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # a throw-away cert
@@ -41,11 +41,8 @@ def gateway(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def auth_service():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NamesAlice)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/oauth2/auth"
-    server.shutdown()
+    with loopback_server(NamesAlice) as server:
+        yield server.url + "/oauth2/auth"
 
 
 def nginx_in_front(folder, certificate, gateway: GatewayProcess, auth_url: str | None):
