@@ -106,6 +106,19 @@ class Bench:
         runner.backend, runner.name, runner.events = self.fake, "fake", self.lifecycle
         return runner
 
+    def stop_runner(self) -> None:
+        """The gateway dies: its runner's threads stop (the job table, spool and fake scheduler stay)."""
+        self.runner.thread.shutdown()
+        self.runner.disk.shutdown()
+
+    async def restarted(self) -> None:
+        """A new runner after ``stop_runner``: recovery, the look-up of unrecorded jobs, one submission round."""
+        self.runner = self.new_runner()
+        await self.lifecycle.recover(self.runner)
+        await self.runner._verify_unrecorded()
+        await self.runner._submit_batch()
+        await self.settle()
+
     async def accept(self, name: str = "x") -> Job:
         process, spec, timeout, expire = self.service.prepare(parse_kvp(
             "service=WPS&request=Execute&version=1.0.0&identifier=hello&storeExecuteResponse=true"
@@ -399,18 +412,9 @@ def test_after_a_restart_jobs_without_an_id_are_found_by_name_or_submitted_exact
 
     found, never, with_id = asyncio.run(before())
     bench.fake.submitted.clear()
-    bench.runner.thread.shutdown()
-    bench.runner.disk.shutdown()
-
-    async def restart():
-        bench.runner = bench.new_runner()
-        await bench.lifecycle.recover(bench.runner)
-        await bench.runner._verify_unrecorded()
-        await bench.runner._submit_batch()
-        await bench.settle()
-        return dict(bench.runner.active)
-
-    active = asyncio.run(restart())
+    bench.stop_runner()
+    asyncio.run(bench.restarted())
+    active = dict(bench.runner.active)
     assert bench.fake.submitted == [never.uuid]  # only the one the scheduler never had
     assert bench.row(found).backend_id == "77" and bench.row(never).backend_id
     assert set(active) == {found.uuid, never.uuid, with_id.uuid}
@@ -421,8 +425,7 @@ def test_after_a_restart_an_unreachable_scheduler_submits_nothing_until_it_can_b
         return await bench.accept()
 
     job = asyncio.run(before())
-    bench.runner.thread.shutdown()
-    bench.runner.disk.shutdown()
+    bench.stop_runner()
 
     async def restart():
         bench.runner = bench.new_runner()
@@ -523,17 +526,8 @@ def test_after_a_restart_a_job_of_an_unrecorded_array_gets_its_task_id_and_is_no
     for job in jobs:  # as if the gateway died after sbatch answered, before the ids were recorded
         bench.store.update(job.uuid, backend_id=None)
         os.unlink(JobFolder(bench.config.spool, job.uuid).scheduler_id)
-    bench.runner.thread.shutdown()
-    bench.runner.disk.shutdown()
-
-    async def restart():
-        bench.runner = bench.new_runner()
-        await bench.lifecycle.recover(bench.runner)
-        await bench.runner._verify_unrecorded()
-        await bench.runner._submit_batch()
-        await bench.settle()
-
-    asyncio.run(restart())
+    bench.stop_runner()
+    asyncio.run(bench.restarted())
     assert len(bench.fake.arrays) == 1  # nothing submitted again
     assert [bench.row(job).backend_id for job in jobs] == recorded
 

@@ -184,18 +184,9 @@ def test_a_round_is_split_by_user_and_the_arrays_are_found_by_name_after_a_resta
         for job in jobs:
             bench.store.update(job.uuid, backend_id=None)
             os.unlink(JobFolder(bench.config.spool, job.uuid).scheduler_id)
-        bench.runner.thread.shutdown()
-        bench.runner.disk.shutdown()
-
-        async def restart():
-            bench.runner = bench.new_runner()
-            await bench.lifecycle.recover(bench.runner)
-            assert bench.lifecycle.user_jobs.queued == {"alice": 2, "bob": 1}
-            await bench.runner._verify_unrecorded()
-            await bench.runner._submit_batch()
-            await bench.settle()
-
-        asyncio.run(restart())
+        bench.stop_runner()
+        asyncio.run(bench.restarted())
+        assert bench.lifecycle.user_jobs.queued == {"alice": 2, "bob": 1}  # rebuilt from the owner column
         assert len(bench.fake.arrays) == 3
         assert [bench.row(job).backend_id for job in jobs] == recorded
     finally:
@@ -212,17 +203,8 @@ def test_a_single_job_is_found_by_its_name_with_its_user_after_a_restart(tmp_pat
 
         job = asyncio.run(before())
         bench.fake.known[job_name(job.uuid, "alice")] = "77"
-        bench.runner.thread.shutdown()
-        bench.runner.disk.shutdown()
-
-        async def restart():
-            bench.runner = bench.new_runner()
-            await bench.lifecycle.recover(bench.runner)
-            await bench.runner._verify_unrecorded()
-            await bench.runner._submit_batch()
-            await bench.settle()
-
-        asyncio.run(restart())
+        bench.stop_runner()
+        asyncio.run(bench.restarted())
         assert bench.fake.submitted == [] and bench.row(job).backend_id == "77"
     finally:
         bench.close()
