@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         if "accept" not in args.skip:
             run.phase("accepting jobs on each backend", lambda: results.extra.__setitem__(
                 "scheduler_accept", scheduler_accept.measure_all(settings.burst_count, 16, log=run.log)))
+            run.phase("ways of submitting to each scheduler", lambda: results.extra.__setitem__(
+                "submission_modes", scheduler_accept.submission_modes(100)))
         if "launcher" not in args.skip:
             run.phase("joblauncher overhead", lambda: launcher.launcher_figures(results, settings, root, run.log))
         if "steps" not in args.skip:

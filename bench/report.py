@@ -149,6 +149,8 @@ def render(results: Results) -> str:
         add("")
         for line in scheduler_accept.markdown(results.extra["scheduler_accept"]):
             add(line)
+        for line in scheduler_accept.submission_markdown(results.extra.get("submission_modes") or []):
+            add(line)
     add("")
     add("## Details")
     details(results, add)

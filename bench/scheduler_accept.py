@@ -178,6 +178,33 @@ def markdown(rows: list[dict]) -> list[str]:
     return lines
 
 
+def submission_modes(count: int = 100) -> list[dict]:
+    """The ways of handing ``count`` held jobs to each scheduler (bench/submission_modes.py, in a process of
+    its own: the DRMAA library reads Grid Engine's environment when it is loaded)."""
+    done = subprocess.run([sys.executable, "-m", "bench.submission_modes", "--count", str(count)], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.submission_modes failed: {done.stderr[-2000:]}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def submission_markdown(rows: list[dict]) -> list[str]:
+    """Why the submitter submits arrays: each way of submitting, timed on this machine."""
+    if not rows:
+        return []
+    count = next((row["jobs"] for row in rows if "jobs" in row), 0)
+    lines = [f"### Submitting {count} held jobs, by way of submitting (`bench/submission_modes.py`)", "",
+             "| scheduler | way | seconds | jobs/s | scheduler commands or calls |", "| --- | --- | --- | --- | --- |"]
+    for row in rows:
+        if "skipped" in row:
+            lines.append(f"| {row['scheduler']} | not measured: {row['skipped']} | | | |")
+            continue
+        lines.append(f"| {row['scheduler']} | {row['mode']} | {row['seconds']:.3f} | {row['jobs_per_s']:,.1f} | "
+                     f"{row.get('commands', row.get('calls'))} |")
+    return lines + ["", "Each submission round of the gateway is one array per set of jobs that share their "
+                        "resources, user and account.", ""]
+
+
 def measure_all(count: int, connections: int, modes: tuple[str, ...] = ("local", "slurm", "drmaa"),
                 log=print) -> list[dict]:
     """Every backend in turn (a missing scheduler is a row that says so); for ``make bench``."""

@@ -23,7 +23,7 @@ class Settings:
     status_jobs: int = 100_000    # jobs in the store for the /status/ page and the memory figure
     status_count: int = 200       # /status/ requests per round
     launcher_runs: int = 10       # joblauncher runs (and bare interpreter starts) for the overhead breakdown
-    budget_seconds: float = 14 * 60  # phases that would start after this are skipped, and say so
+    budget_seconds: float = 20 * 60  # phases that would start after this are skipped, and say so
     quick: bool = False
 
 
