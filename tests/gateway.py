@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 import yaml
+from urllib3.util.retry import Retry
 from lxml import etree
 
 NS = {"wps": "http://www.opengis.net/wps/1.0.0", "ows": "http://www.opengis.net/ows/1.1",
@@ -21,6 +22,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def client_session() -> requests.Session:
+    """A requests session that behaves as HTTP clients should on a reused keep-alive connection: a
+    GET, HEAD or OPTIONS whose connection the server closed just as the request went out (its idle
+    timeout racing the client, RFC 9112 9.3.1) is sent once more on a new connection.  Nothing else is
+    retried: no POST, no status code, no redirect."""
+    session = requests.Session()
+    retry = Retry(total=1, connect=1, read=1, status=0, other=0, redirect=False,
+                  allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}), raise_on_status=False)
+    adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 class GatewayProcess:
@@ -46,7 +61,7 @@ class GatewayProcess:
             yaml.safe_dump(settings, handle)
         self.log_path = os.path.join(workdir, "gateway.log")
         self.process: subprocess.Popen | None = None
-        self.session = requests.Session()
+        self.session = client_session()
 
     def start(self, timeout: float = 30) -> "GatewayProcess":
         log = open(self.log_path, "ab")
