@@ -210,7 +210,7 @@ def submission_modes(count: int = 100) -> list[dict]:
     """The ways of handing ``count`` held jobs to each scheduler (bench/submission_modes.py, in a process of
     its own: the DRMAA library reads Grid Engine's environment when it is loaded)."""
     done = subprocess.run([sys.executable, "-m", "bench.submission_modes", "--count", str(count)], cwd=REPO,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, env={**os.environ, **gridengine_env()})
     if done.returncode != 0:
         raise RuntimeError(f"bench.submission_modes failed: {done.stderr[-2000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
