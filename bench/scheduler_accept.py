@@ -193,7 +193,7 @@ def _explain(rows: list[dict]) -> list[str]:
         if row["accept_p50_ms"] > TARGET_P50_MS:
             if local is not None and name != "local":
                 reasons.append(f"{name}: accept p50 {row['accept_p50_ms']:.2f} ms against the local control's "
-                               f"{local['accept_p50_ms']:.2f} ms in the same run (+{row['accept_p50_ms'] - local['accept_p50_ms']:.2f} ms: "
+                               f"{local['accept_p50_ms']:.2f} ms in the same run ({row['accept_p50_ms'] - local['accept_p50_ms']:+.2f} ms: "
                                f"the submitter's {calls:g} scheduler commands or calls per 1,000 jobs and the id records "
                                f"run beside the accepts; load average {row['load_average']:.1f})")
             else:
