@@ -54,14 +54,20 @@ def nginx_test(tmp_path, certificate, with_auth):
         line = "# include /etc/nginx/snippets/wpsgate-auth.conf;"
         assert line in site
         site = site.replace(line, f"include {os.path.join(ETC, 'nginx', 'wpsgate-auth.conf')};")
-    (tmp_path / "site.conf").write_text(site)
-    temp = "\n".join(f"    {kind}_temp_path {tmp_path}/{kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-        f"    access_log {tmp_path}/access.log;\n    client_body_temp_path {tmp_path}/body;\n{temp}\n"
-        f"    include {tmp_path}/site.conf;\n}}\n")
+    write_nginx_conf(tmp_path, site)
     return subprocess.run([tool("nginx"), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
                            "-e", str(tmp_path / "error.log")], capture_output=True, text=True, timeout=60)
+
+
+def write_nginx_conf(folder, site: str, main: str = "") -> None:
+    """``site`` as site.conf and an nginx.conf that includes it, every path (pid, logs, temp files) in
+    ``folder``, so that nginx runs as a test's own process; ``main``: more main-context directives."""
+    (folder / "site.conf").write_text(site)
+    temp = "\n".join(f"    {kind}_temp_path {folder}/{kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
+    (folder / "nginx.conf").write_text(
+        f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n{main}events {{}}\nhttp {{\n"
+        f"    access_log {folder}/access.log;\n    client_body_temp_path {folder}/body;\n{temp}\n"
+        f"    include {folder}/site.conf;\n}}\n")
 
 
 @pytest.mark.parametrize("with_auth", [False, True], ids=["site", "site+auth_request"])

@@ -14,7 +14,7 @@ import requests
 
 from .gateway import GatewayProcess, free_port
 from .loopback import loopback_server
-from .test_deployment_assets import certificate, read, tool  # noqa: F401 - certificate is a fixture
+from .test_deployment_assets import certificate, read, tool, write_nginx_conf  # noqa: F401 - certificate is a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # a throw-away cert
 ROOT = {"X-Remote-User": "root"}
@@ -60,12 +60,7 @@ def nginx_in_front(folder, certificate, gateway: GatewayProcess, auth_url: str |
         snippet = read("etc", "nginx", "wpsgate-auth.conf").replace("http://127.0.0.1:4180/oauth2/auth", auth_url)
         (folder / "auth.conf").write_text(snippet)
         site = site.replace("# include /etc/nginx/snippets/wpsgate-auth.conf;", f"include {folder}/auth.conf;")
-    (folder / "site.conf").write_text(site)
-    temp = "\n".join(f"    {kind}_temp_path {folder}/{kind};" for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
-    (folder / "nginx.conf").write_text(
-        f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\ndaemon off;\nmaster_process off;\n"
-        f"events {{}}\nhttp {{\n    access_log {folder}/access.log;\n    client_body_temp_path {folder}/body;\n"
-        f"{temp}\n    include {folder}/site.conf;\n}}\n")
+    write_nginx_conf(folder, site, main="daemon off;\nmaster_process off;\n")
     process = subprocess.Popen([tool("nginx"), "-p", str(folder), "-c", str(folder / "nginx.conf"),
                                 "-e", str(folder / "error.log")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
