@@ -240,6 +240,21 @@ def test_restart_fails_running_jobs_and_resumes_queued_ones(fresh_gateway, tmp_p
     assert [r["status"] for r in records] == ["succeeded"] * 3
 
 
+def test_a_stop_while_a_job_runs_leaves_no_error_in_the_log(fresh_gateway):
+    """SIGTERM with a job on a worker: the worker goes with the gateway, and nothing is left unhandled."""
+    gateway = fresh_gateway({"processing": {"parallelprocesses": 1}, "processes": ALL})
+    running = submit(gateway, "spin")
+    deadline = time.monotonic() + 10
+    while gateway.session.get(gateway.base + "/status/" + uuid_of(running), timeout=5).json()["status"] != "started":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    gateway.stop()
+    assert gateway.process.returncode == 0
+    log = gateway.log()
+    assert "stopping" in log
+    assert " ERROR " not in log and "never retrieved" not in log, log[-2000:]
+
+
 def test_job_output_and_traceback_are_kept_with_the_job(fresh_gateway):
     gateway = fresh_gateway({"processes": ALL})
     location = submit(gateway, "chatty")

@@ -80,6 +80,10 @@ class _Worker:
         reason = self.kill_reason or (
             f"the worker process running the job died (killed by signal {-code})" if code is not None and code < 0
             else f"the worker process running the job exited unexpectedly (exit code {code})")
+        if self.pool.closing:  # the gateway is stopping: nobody waits for these any more (the job is recovered)
+            for future in (self.ready, self.job):
+                if future is not None and not future.done():
+                    future.cancel()
         if not self.ready.done():
             self.ready.set_exception(WorkerLost(f"a worker process failed to start: {reason}"))
         if self.job is not None and not self.job.done():
