@@ -233,6 +233,7 @@ def test_wrong_http_verb(gateway, method):
     assert method in text
     allowed = {m.strip() for m in response.headers["Allow"].split(",")}
     assert {"GET", "POST"} <= allowed and method not in allowed
+    assert response.headers["Connection"] == "close"  # the body was never read: the connection goes
 
 
 def test_head_is_answered_like_get(gateway):
@@ -247,6 +248,8 @@ def test_body_over_maxrequestsize_with_content_length(gateway):
     body = execute_xml("hello", literal("name", "x" * (3 * 1024 * 1024)))
     response = gateway.post(body)
     check_report(response, 413, "NoApplicableCode", "request")
+    assert response.headers["Connection"] == "close"
+    assert "Connection" not in gateway.post(execute_xml("hello", literal("name", "x"))).headers  # kept alive
 
 
 def test_body_over_maxrequestsize_chunked(gateway):

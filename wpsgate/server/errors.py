@@ -59,6 +59,17 @@ class EdgeHandler(tornado.web.RequestHandler):
             self.refuse_body()
         return identify(self)
 
+    def flush(self, include_footers: bool = False) -> Any:
+        if not self._headers_written and self._body_unread():
+            # Tornado closes the connection after an answer sent before the request's body was read;
+            # saying so keeps a keep-alive client from sending its next request into a closing socket
+            self.set_header("Connection", "close")
+        return super().flush(include_footers)
+
+    def _body_unread(self) -> bool:
+        body = getattr(self.request, "_body_future", None)  # the streamed body's end (Tornado's own marker)
+        return body is not None and not body.done()
+
     def refuse_body(self) -> None:
         """Answer 413 in the route's own error format (the connection then closes, the body unread)."""
         raise tornado.web.HTTPError(413)
