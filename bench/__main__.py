@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                                                      "bench.loadgen (asyncio; wrk is not installed)"),
                         cores=os.cpu_count(), setup=setup_lines(settings, tool))
     results.meta["busy_before"] = f"{machine.busy_cores():.1f}"
+    results.meta["speed"] = machine.speed(root)
     run.log(f"wpsgate benchmark ({'quick' if settings.quick else 'full'} run), work folder {root}")
     servers: list = []
     try:

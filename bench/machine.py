@@ -62,6 +62,43 @@ def busy_cores() -> float:
     return cores * (1 - (idle2 - idle1) / max(1, total2 - total1))
 
 
+def speed(folder: str) -> str:
+    """How fast this machine is right now, in three plain probes that no wpsgate code takes part in.
+
+    The absolute-time targets depend on the machine: these figures let two runs on different days
+    (or a run and the machine's usual self) be compared before their wpsgate figures are."""
+    import time
+
+    def per_call(function, count: int) -> float:
+        started = time.perf_counter()
+        for index in range(count):
+            function(index)
+        return (time.perf_counter() - started) / count
+
+    def python_loop(_index: int) -> None:
+        total = 0
+        for value in range(1_000_000):
+            total += value
+
+    def directory(index: int) -> None:
+        path = os.path.join(folder, f"probe-{index}")
+        os.mkdir(path)
+        os.rmdir(path)
+
+    def replace(index: int) -> None:
+        path = os.path.join(folder, f"probe-{index}.tmp")
+        with open(path, "wb") as handle:
+            handle.write(b"x" * 3000)
+        os.replace(path, os.path.join(folder, "probe"))
+
+    loop = min(per_call(python_loop, 3) for _ in range(3))
+    mkdir = min(per_call(directory, 200) for _ in range(3))
+    write = min(per_call(replace, 200) for _ in range(3))
+    os.unlink(os.path.join(folder, "probe"))
+    return (f"1 M Python additions {loop * 1000:.0f} ms; mkdir + rmdir {mkdir * 1e6:.0f} µs; a 3 kB file written "
+            f"and renamed {write * 1e6:.0f} µs (best of three, in the work folder)")
+
+
 def _version(name: str) -> str:
     import importlib.metadata
 

@@ -83,7 +83,8 @@ def render(results: Results) -> str:
     for key, label in (("uname", "`uname -a`"), ("os", "OS"), ("cpu", "CPU"), ("memory", "memory"),
                        ("python_wpsgate", "Python (wpsgate)"), ("wpsgate_libraries", "wpsgate's libraries"),
                        ("python_pywps", "Python (PyWPS)"), ("pywps", "PyWPS"), ("gunicorn", "gunicorn"),
-                       ("commit", "wpsgate commit"), ("tool", "load generator")):
+                       ("commit", "wpsgate commit"), ("tool", "load generator"),
+                       ("speed", "the machine's speed at the start (no wpsgate code)")):
         if key in meta:
             value = meta[key]
             add(f"- {label}: {'`' + value + '`' if key == 'uname' else value}")
