@@ -9,7 +9,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[processing]'
 
-# The full run (about 20 minutes on 2 cores). PyWPS is installed into bench/.venv-pywps on first use;
+# The full run (about 12 to 15 minutes on 2 cores). PyWPS is installed into bench/.venv-pywps on first use;
 # the schedulers are started by slurm-demo/start-all.sh when they are not running (as root).
 bench: $(VENV)/bin/python bench-tools
 	$(VENV)/bin/python -m bench
