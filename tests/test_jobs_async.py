@@ -7,7 +7,7 @@ import time
 import requests
 from lxml import etree
 
-from .gateway import NS, exception_of, literal_outputs, status_of, uuid_of
+from .gateway import NS, exception_of, literal_outputs, status_of, uuid_of, wait_for
 from .processes import ALL
 from .schemas import assert_valid
 
@@ -181,14 +181,17 @@ def test_worker_death_fails_the_job_and_is_replaced(fresh_gateway):
     assert literal_outputs(etree.fromstring(sync.content)) == {"output": "Hello again"}
 
 
+def wait_started(gateway, location):
+    """Until the job at ``location`` is on a worker (its row says started), at most 10 s."""
+    wait_for(lambda: gateway.session.get(gateway.base + "/status/" + uuid_of(location), timeout=5).json()["status"]
+             == "started", 10, f"{location} did not start within 10 s")
+
+
 def test_queue_limit_and_sync_wait_give_server_busy(fresh_gateway):
     gateway = fresh_gateway({"processing": {"parallelprocesses": 1, "maxqueue": 1, "sync_wait": 0.5},
                              "processes": ALL})
     running = submit(gateway, "spin")
-    deadline = time.monotonic() + 10
-    while gateway.session.get(gateway.base + "/status/" + uuid_of(running), timeout=5).json()["status"] != "started":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_started(gateway, running)
     queued = submit(gateway, "hello", "name=q")
     busy = gateway.execute("hello", "name=x", storeExecuteResponse="true")
     assert busy.status_code == 503
@@ -223,10 +226,7 @@ def test_restart_fails_running_jobs_and_resumes_queued_ones(fresh_gateway, tmp_p
     config = {"processing": {"parallelprocesses": 1}, "processes": ALL}
     gateway = fresh_gateway(config, workdir=workdir)
     running = submit(gateway, "spin")
-    deadline = time.monotonic() + 10
-    while gateway.session.get(gateway.base + "/status/" + uuid_of(running), timeout=5).json()["status"] != "started":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_started(gateway, running)
     queued = [submit(gateway, "hello", f"name=q{i}") for i in range(3)]
     gateway.kill()
     restarted = fresh_gateway(config, workdir=workdir, port=gateway.port)
@@ -244,10 +244,7 @@ def test_a_stop_while_a_job_runs_leaves_no_error_in_the_log(fresh_gateway):
     """SIGTERM with a job on a worker: the worker goes with the gateway, and nothing is left unhandled."""
     gateway = fresh_gateway({"processing": {"parallelprocesses": 1}, "processes": ALL})
     running = submit(gateway, "spin")
-    deadline = time.monotonic() + 10
-    while gateway.session.get(gateway.base + "/status/" + uuid_of(running), timeout=5).json()["status"] != "started":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_started(gateway, running)
     gateway.stop()
     assert gateway.process.returncode == 0
     log = gateway.log()
@@ -271,8 +268,6 @@ def test_job_output_and_traceback_are_kept_with_the_job(fresh_gateway):
 
 
 def test_sync_jobs_are_recorded_and_leave_only_what_their_answer_points_at(fresh_gateway):
-    from .gateway import wait_for
-
     gateway = fresh_gateway({"processing": {"parallelprocesses": 1}})
     by_value = gateway.execute("hello", "name=record")
     assert literal_outputs(assert_valid(by_value.content)) == {"output": "Hello record"}
